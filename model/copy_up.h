@@ -1,0 +1,47 @@
+// Copy-up: bringing a lower object into the upper layer before a change.
+//
+// Before anything changes an object that lives only in a lower layer, the
+// kernel copies it to the upper layer (ovl_copy_up() in
+// fs/overlayfs/copy_up.c), and changes the copy. Copy-up
+//   - copies every missing ancestor directory first, up to the root
+//     (CU-02);
+//   - copies a directory without its children (CU-03);
+//   - preserves the type, mode with suid/sgid/sticky, owner, atime and
+//     mtime, symlink target, device number, data, and every xattr that is
+//     not overlay-private (CU-04, CU-05); ctime becomes the copy-up time;
+//   - records overlay.origin, except for a regular file with several links
+//     while index is off (CU-06), and marks the upper parent impure
+//     (CU-07);
+//   - leaves the times of the parent directory as they were (CU-09).
+// What triggers copy-up is the caller's business (CU-01, overlay.cc).
+#ifndef OVLSIM_MODEL_COPY_UP_H_
+#define OVLSIM_MODEL_COPY_UP_H_
+
+#include <cstddef>
+
+#include "model/result.h"
+#include "model/super.h"
+
+namespace ovlsim::model {
+
+enum class CopyUpData {
+  kFull,   // copy the data along with the metadata
+  kEmpty,  // the caller truncates to 0 at once (open with O_TRUNC)
+};
+
+// Makes path.chain[depth] an upper object, copying its ancestors first, and
+// fills in the `upper` of every dentry it copied.
+// REQUIRES: the dentry is positive.
+// Errors: EROFS when the overlay has no upper layer.
+Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
+                   CopyUpData data = CopyUpData::kFull);
+
+// Copies up the target of `path`.
+inline Status ovl_copy_up(OvlFs& fs, OvlPath& path,
+                          CopyUpData data = CopyUpData::kFull) {
+  return ovl_copy_up(fs, path, path.chain.size() - 1, data);
+}
+
+}  // namespace ovlsim::model
+
+#endif  // OVLSIM_MODEL_COPY_UP_H_

@@ -1,0 +1,74 @@
+#include "model/inode.h"
+
+#include <dirent.h>
+
+#include "model/lookup.h"
+
+namespace ovlsim::model {
+
+namespace {
+
+constexpr int kLayerShift = 48;
+
+}  // namespace
+
+InodeNumber layer_ino(LayerRef ref) {
+  return (static_cast<InodeNumber>(ref.layer) << kLayerShift) | ref.ino;
+}
+
+InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry) {
+  if (!dentry.upper)
+    return layer_ino(dentry.lower.front());
+  if (!dentry.lower.empty() && fs.real(dentry.lower.front()).is_dir())
+    return layer_ino(dentry.lower.front());
+
+  const Inode& upper = fs.real({0, *dentry.upper});
+  if (std::optional<std::string> origin = fs.get_private(upper, kOrigin)) {
+    if (std::optional<LayerRef> ref = decode_origin(fs, *origin))
+      return layer_ino(*ref);
+  }
+  return layer_ino({0, *dentry.upper});
+}
+
+Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root) {
+  LayerRef top = fs.top(dentry);
+  const Inode& real = fs.real(top);
+  Stat st;
+  st.ino = is_root && dentry.upper ? layer_ino(top) : ovl_ino(fs, dentry);
+  st.mode = real.mode;
+  st.nlink = real.nlink;
+  st.uid = real.uid;
+  st.gid = real.gid;
+  st.rdev = real.rdev;
+  st.size = real.size();
+  st.atime = real.atime;
+  st.mtime = real.mtime;
+  st.ctime = real.ctime;
+  st.layer = top.layer;
+  bool merge = dentry.upper ? dentry.has_lower() : dentry.lower.size() > 1;
+  if (real.is_dir() && merge)
+    st.nlink = 1;
+  return st;
+}
+
+unsigned char dirent_type(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return DT_REG;
+    case S_IFDIR:
+      return DT_DIR;
+    case S_IFLNK:
+      return DT_LNK;
+    case S_IFCHR:
+      return DT_CHR;
+    case S_IFBLK:
+      return DT_BLK;
+    case S_IFIFO:
+      return DT_FIFO;
+    case S_IFSOCK:
+      return DT_SOCK;
+  }
+  return DT_UNKNOWN;
+}
+
+}  // namespace ovlsim::model

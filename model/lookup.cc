@@ -1,0 +1,323 @@
+#include "model/lookup.h"
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "model/whiteout.h"
+
+namespace ovlsim::model {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  std::size_t pos = 0;
+  while (pos <= path.size()) {
+    std::size_t end = path.find('/', pos);
+    if (end == std::string_view::npos)
+      end = path.size();
+    if (end > pos)
+      parts.emplace_back(path.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return parts;
+}
+
+// The object at the '/'-separated `name` below `dir` in one layer, as
+// ovl_lookup_layer() walks a multi-component redirect. Sets `stop` when an
+// intermediate component ends the search for every layer below.
+std::optional<InodeNumber> lookup_in_layer(const OvlFs& fs, LayerRef dir,
+                                           std::string_view name, bool& stop) {
+  const Layer& layer = fs.layer(dir.layer);
+  std::vector<std::string> parts = split_path(name);
+  InodeNumber cur = dir.ino;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    std::optional<InodeNumber> next = layer.lookup(cur, parts[i]);
+    if (!next)
+      return std::nullopt;
+    bool last = i + 1 == parts.size();
+    if (last)
+      return next;
+
+    const Inode& node = layer.inode(*next);
+    if (!node.is_dir() || is_any_whiteout(fs, node)) {
+      stop = true;
+      return std::nullopt;
+    }
+    cur = *next;
+  }
+  return std::nullopt;
+}
+
+// The name to look up in the layers below, after a redirect `value` met at
+// lookup name `current`: an absolute redirect replaces the whole path, a
+// relative one only the last component.
+std::string apply_redirect(std::string_view current, std::string_view value,
+                           bool& from_root) {
+  if (value.starts_with('/')) {
+    from_root = true;
+    return std::string(value.substr(1));
+  }
+  std::size_t slash = current.rfind('/');
+  if (slash == std::string_view::npos)
+    return std::string(value);
+  return std::string(current.substr(0, slash + 1)) + std::string(value);
+}
+
+}  // namespace
+
+std::string origin_marker(LayerRef origin) {
+  return fmt::format("lower{}:{}", origin.layer, origin.ino);
+}
+
+std::optional<LayerRef> decode_origin(const OvlFs& fs, std::string_view value) {
+  unsigned long layer = 0;
+  unsigned long long ino = 0;
+  std::string text(value);
+  if (std::sscanf(text.c_str(), "lower%lu:%llu", &layer, &ino) != 2)
+    return std::nullopt;
+  if (layer == 0 || layer >= fs.layer_count())
+    return std::nullopt;
+  if (!fs.layer(layer).contains(ino))
+    return std::nullopt;
+  return LayerRef{layer, ino};
+}
+
+Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
+                             std::string_view name) {
+  OvlDentry d;
+  d.name = std::string(name);
+  std::string lookup_name(name);
+  bool from_root = false;
+  bool stop = false;
+  bool is_dir = false;
+  bool redirected = false;
+
+  // The upper layer first.
+  if (parent.upper) {
+    std::optional<InodeNumber> ino = fs.layer(0).lookup(*parent.upper, name);
+    if (ino) {
+      const Inode& node = fs.layer(0).inode(*ino);
+      if (is_any_whiteout(fs, node))
+        return d;
+      d.upper = ino;
+      is_dir = node.is_dir();
+      if (is_dir) {
+        d.opaque = opaque_value(fs, 0, node) == Opaque::kYes;
+        stop = d.opaque;
+        if (std::optional<std::string> redirect =
+                fs.get_private(node, kRedirect);
+            redirect && !stop) {
+          lookup_name = apply_redirect(lookup_name, *redirect, from_root);
+          redirected = true;
+        }
+      } else if (fs.get_private(node, kMetacopy)) {
+        if (!fs.options().metacopy)
+          return fs.fail(EPERM, "refusing to follow metacopy origin");
+      } else {
+        stop = true;
+      }
+    }
+  }
+
+  // Then each lower directory of the parent's merge, top to bottom.
+  std::vector<LayerRef> dirs;
+  if (!stop) {
+    if (from_root) {
+      for (std::size_t i = 1; i < fs.layer_count(); ++i)
+        dirs.push_back({i, fs.layer(i).root()});
+    } else {
+      dirs = parent.lower;
+    }
+  }
+  if (redirected && !dirs.empty() &&
+      fs.options().redirect_dir == RedirectDir::kNoFollow)
+    return fs.fail(EPERM, "refusing to follow redirect");
+
+  for (const LayerRef& dir : dirs) {
+    if (stop)
+      break;
+    std::optional<InodeNumber> ino =
+        lookup_in_layer(fs, dir, lookup_name, stop);
+    if (!ino)
+      continue;
+
+    LayerRef ref{dir.layer, *ino};
+    const Inode& node = fs.real(ref);
+    if (is_any_whiteout(fs, node))
+      break;
+
+    if (!node.is_dir()) {
+      // A non-directory below a directory ends the merge without joining
+      // it (LK-04); on its own, it is the object (LK-02). Below a metacopy
+      // upper file it supplies the data (MD-09).
+      if (!is_dir && (d.lower.empty()))
+        d.lower.push_back(ref);
+      break;
+    }
+    if (d.positive() && !is_dir)
+      break;
+
+    is_dir = true;
+    d.lower.push_back(ref);
+    Opaque opaque = opaque_value(fs, dir.layer, node);
+    if (opaque == Opaque::kXwhiteouts) {
+      d.xwhiteouts = true;
+      fs.set_layer_has_xwhiteouts(dir.layer);
+    }
+    if (opaque == Opaque::kYes)
+      break;
+    if (std::optional<std::string> redirect = fs.get_private(node, kRedirect)) {
+      if (fs.options().redirect_dir == RedirectDir::kNoFollow)
+        return fs.fail(EPERM, "refusing to follow redirect");
+      bool absolute = false;
+      lookup_name = apply_redirect(lookup_name, *redirect, absolute);
+      // An absolute redirect in a lower layer is resolved from the roots of
+      // the layers below it; the loop's remaining directories are replaced.
+      if (absolute) {
+        std::vector<LayerRef> roots;
+        for (std::size_t i = dir.layer + 1; i < fs.layer_count(); ++i)
+          roots.push_back({i, fs.layer(i).root()});
+        for (const LayerRef& root : roots) {
+          bool ignored = false;
+          std::optional<InodeNumber> below =
+              lookup_in_layer(fs, root, lookup_name, ignored);
+          if (!below)
+            continue;
+          const Inode& deeper = fs.real({root.layer, *below});
+          if (is_any_whiteout(fs, deeper) || !deeper.is_dir())
+            break;
+          d.lower.push_back({root.layer, *below});
+          if (opaque_value(fs, root.layer, deeper) == Opaque::kYes)
+            break;
+        }
+        break;
+      }
+    }
+  }
+
+  // A merged directory whose upper half lacks an origin gets one, and its
+  // parent becomes impure (ovl_fix_origin).
+  if (d.upper && is_dir && !d.lower.empty()) {
+    Inode& upper = fs.upper_inode(*d.upper);
+    if (!fs.get_private(upper, kOrigin)) {
+      fs.set_private(upper, kOrigin, origin_marker(d.lower.front()));
+      fs.set_private(fs.upper_inode(*parent.upper), kImpure, "y");
+      fs.log(EventKind::kXattr, d.name, 0,
+             "lookup added overlay.origin to the merged directory and "
+             "marked its parent impure");
+    }
+  }
+  return d;
+}
+
+Status ovl_permission(const OvlFs& fs, const Inode& inode, int mask) {
+  const Cred& cred = fs.cred();
+  mode_t mode = inode.mode;
+  if (cred.is_root()) {
+    if ((mask & kMayExec) && !inode.is_dir() && (mode & 0111) == 0)
+      return Errno{EACCES};
+    return Ok{};
+  }
+
+  mode_t bits;
+  if (cred.uid == inode.uid)
+    bits = (mode >> 6) & 7;
+  else if (cred.in_group(inode.gid))
+    bits = (mode >> 3) & 7;
+  else
+    bits = mode & 7;
+  if ((mask & ~static_cast<int>(bits)) != 0)
+    return Errno{EACCES};
+  return Ok{};
+}
+
+Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
+  if (path.empty())
+    return fs.fail(ENOENT, "empty path");
+  if (path.size() >= kPathMax)
+    return Errno{ENAMETOOLONG};
+
+  WalkResult result;
+  OvlPath& walk = result.path;
+  OvlDentry root;
+  root.upper =
+      fs.has_upper() ? std::optional(fs.layer(0).root()) : std::nullopt;
+  for (std::size_t i = 1; i < fs.layer_count(); ++i)
+    root.lower.push_back({i, fs.layer(i).root()});
+  walk.chain.push_back(std::move(root));
+  walk.trailing_slash = path.size() > 1 && path.back() == '/';
+
+  std::deque<std::string> pending;
+  for (std::string& part : split_path(path))
+    pending.push_back(std::move(part));
+  result.last = pending.empty() ? LastType::kRoot : LastType::kNormal;
+  int links = 0;
+
+  while (!pending.empty()) {
+    std::string name = std::move(pending.front());
+    pending.pop_front();
+    bool last = pending.empty();
+
+    // Every component is looked up in a directory the caller may search.
+    const OvlDentry& cur = walk.target();
+    if (!cur.positive())
+      return fs.fail(ENOENT, "a parent does not exist");
+    const Inode& dir = fs.top_inode(cur);
+    if (!dir.is_dir())
+      return fs.fail(ENOTDIR, "a parent is not a directory");
+    if (Status may = ovl_permission(fs, dir, kMayExec); !may)
+      return fs.fail(EACCES, "no search permission on a parent");
+
+    if (name == "." || name == "..") {
+      if (name == ".." && walk.chain.size() > 1)
+        walk.chain.pop_back();
+      if (last)
+        result.last = name == "." ? LastType::kDot : LastType::kDotDot;
+      continue;
+    }
+    if (name.size() > kNameMax)
+      return Errno{ENAMETOOLONG};
+    if (last)
+      result.last = LastType::kNormal;
+
+    Result<OvlDentry> child = ovl_lookup(fs, walk.target(), name);
+    if (!child)
+      return Errno{child.err()};
+    if (!child->positive()) {
+      if (!last)
+        return fs.fail(ENOENT, "a parent does not exist");
+      walk.chain.push_back(std::move(child).value());
+      break;
+    }
+
+    const Inode& node = fs.top_inode(*child);
+    bool follow_this = !last || follow || walk.trailing_slash;
+    if (node.is_symlink() && follow_this) {
+      if (++links > kMaxSymlinks)
+        return fs.fail(ELOOP, "too many symlinks");
+      if (node.data.empty())
+        return Errno{ENOENT};
+      std::vector<std::string> target = split_path(node.data);
+      if (node.data.starts_with('/'))
+        walk.chain.resize(1);
+      for (auto it = target.rbegin(); it != target.rend(); ++it)
+        pending.push_front(*it);
+      if (last && target.empty())
+        result.last = LastType::kRoot;
+      continue;
+    }
+    walk.chain.push_back(std::move(child).value());
+  }
+
+  const OvlDentry& target = walk.target();
+  if (walk.trailing_slash && target.positive() &&
+      !fs.top_inode(target).is_dir())
+    return fs.fail(ENOTDIR, "a trailing '/' names a non-directory");
+  return result;
+}
+
+}  // namespace ovlsim::model

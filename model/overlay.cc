@@ -1,0 +1,1081 @@
+#include "model/overlay.h"
+
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "model/copy_up.h"
+#include "model/inode.h"
+#include "model/lookup.h"
+#include "model/readdir.h"
+#include "model/rename.h"
+#include "model/whiteout.h"
+
+namespace ovlsim::model {
+
+namespace {
+
+constexpr std::size_t kMaxLowerLayers = 500;
+constexpr std::size_t kXattrNameMax = 255;
+constexpr std::size_t kXattrSizeMax = 65536;
+
+bool valid_xattr_namespace(std::string_view name) {
+  return name.starts_with("user.") || name.starts_with("trusted.") ||
+         name.starts_with("security.");
+}
+
+bool wants_write(int flags) {
+  int acc = flags & O_ACCMODE;
+  return acc == O_WRONLY || acc == O_RDWR;
+}
+
+}  // namespace
+
+struct Overlay::OpenFile {
+  LayerRef real;        // where the data lives now
+  int flags = 0;        // the open(2) flags
+  off_t pos = 0;        // the file position
+  bool pinned = false;  // real is an upper inode this file keeps alive
+};
+
+class Overlay::Impl {
+ public:
+  Impl(Stack stack, const MountOptions& opts, KernelVersion kernel)
+      : fs(std::move(stack.upper), std::move(stack.lowers), opts, kernel) {}
+
+  OvlFs fs;
+  std::map<int, OpenFile> files;
+  int next_fd = 3;
+
+  Result<WalkResult> walk(std::string_view path, Follow follow) {
+    return ovl_walk(fs, path, follow == Follow::kYes);
+  }
+
+  // Resolves a path that must name an existing object.
+  Result<OvlPath> walk_positive(std::string_view path, Follow follow) {
+    Result<WalkResult> res = walk(path, follow);
+    if (!res)
+      return Errno{res.err()};
+    if (!res->path.target().positive())
+      return fs.fail(ENOENT, "no such file or directory");
+    return std::move(res).value().path;
+  }
+
+  // The checks of an operation that changes an object: a writable overlay
+  // first (EROFS), then, with the object copied up, its upper inode.
+  Result<Inode*> change(OvlPath& path, CopyUpData data = CopyUpData::kFull) {
+    if (!fs.has_upper())
+      return fs.fail(EROFS, "read-only overlay");
+    OVL_TRY(ovl_copy_up(fs, path, data));
+    return &fs.upper_inode(*path.target().upper);
+  }
+
+  bool owner_or_root(const Inode& node) const {
+    return fs.cred().is_root() || fs.cred().uid == node.uid;
+  }
+
+  // The checks of every call that creates a name: the name is free
+  // (EEXIST), the overlay writable (EROFS), the parent writable (EACCES).
+  Status may_create(WalkResult& res) {
+    if (res.last != LastType::kNormal || res.path.target().positive())
+      return fs.fail(EEXIST, "the name is visible in the merged view");
+    if (!fs.has_upper())
+      return fs.fail(EROFS, "read-only overlay");
+    const Inode& dir = fs.top_inode(res.path.parent());
+    if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
+      return fs.fail(EACCES, "no write permission on the parent");
+    return Ok{};
+  }
+
+  // Creates the object `attrs` at the negative target of `path` in the
+  // upper layer (ovl_create_object): the parent is copied up, a whiteout at
+  // the name is replaced, and a new directory over a whiteout is opaque.
+  Result<InodeNumber> create(OvlPath& path, InodeAttrs attrs) {
+    std::size_t depth = path.chain.size() - 1;
+    OVL_TRY(ovl_copy_up(fs, path, depth - 1));
+
+    OvlDentry& parent = path.parent();
+    OvlDentry& dentry = path.target();
+    Inode& dir = fs.upper_inode(*parent.upper);
+    Timespec now = fs.now();
+    attrs.uid = fs.cred().uid;
+    attrs.gid = fs.cred().gid;
+    // The parent's sgid bit passes on its group, and to directories the bit
+    // itself (CR-01).
+    if (dir.mode & S_ISGID) {
+      attrs.gid = dir.gid;
+      if (S_ISDIR(attrs.mode))
+        attrs.mode |= S_ISGID;
+    }
+    attrs.atime = attrs.mtime = attrs.ctime = now;
+
+    Layer& upper = fs.upper_layer();
+    bool over_whiteout = false;
+    if (upper.lookup(*parent.upper, dentry.name)) {
+      upper.remove_tree(*parent.upper, dentry.name);
+      over_whiteout = true;
+    }
+    InodeNumber ino = upper.create(*parent.upper, dentry.name, attrs);
+    dentry.upper = ino;
+    Inode& dir_after = fs.upper_inode(*parent.upper);
+    dir_after.mtime = dir_after.ctime = now;
+
+    std::string where = path.path();
+    fs.log(EventKind::kCreate, where, 0,
+           fmt::format("created {} in the upper layer{}", type_name(attrs.mode),
+                       over_whiteout ? ", replacing the whiteout" : ""));
+    if (S_ISDIR(attrs.mode)) {
+      // Over a whiteout the new directory must hide what the whiteout hid
+      // (CR-02). In a merged parent, mounts that do not allow offline
+      // changes make every new directory opaque (WO-07).
+      bool opaque = over_whiteout ||
+                    (parent.has_lower() && no_offline_changes(fs.options()));
+      if (opaque) {
+        fs.set_private(upper.inode(ino), kOpaque, "y");
+        dentry.opaque = true;
+        fs.log(EventKind::kOpaque, where, 0,
+               over_whiteout
+                   ? "marked opaque: it replaces a whiteout, so lower "
+                     "directories of this name stay hidden"
+                   : "marked opaque: new directories in merged parents are "
+                     "opaque on mounts without offline changes");
+      }
+    }
+    return ino;
+  }
+
+  // Removes the positive target of `path` (ovl_do_remove): the name becomes
+  // a whiteout when a lower layer has it (RM-01), else it is just removed.
+  Status remove(OvlPath& path) {
+    std::size_t depth = path.chain.size() - 1;
+    OVL_TRY(ovl_copy_up(fs, path, depth - 1));
+
+    OvlDentry& parent = path.parent();
+    OvlDentry& dentry = path.target();
+    Layer& upper = fs.upper_layer();
+    std::string where = path.path();
+    if (lower_positive(fs, parent, dentry)) {
+      make_whiteout(fs, *parent.upper, dentry.name, where);
+    } else {
+      upper.remove_tree(*parent.upper, dentry.name);
+      fs.log(EventKind::kRemove, where, 0,
+             "removed from the upper layer; no lower layer has the name, "
+             "so no whiteout is needed");
+    }
+    Inode& dir = fs.upper_inode(*parent.upper);
+    dir.mtime = dir.ctime = fs.now();
+    return Ok{};
+  }
+
+  Result<OpenFile*> file(int fd) {
+    auto it = files.find(fd);
+    if (it == files.end())
+      return fs.fail(EBADF, "not an open file");
+    OpenFile& of = it->second;
+
+    // A file opened before its copy-up now reads the upper copy (RD-03).
+    if (of.real.layer != 0) {
+      if (std::optional<InodeNumber> up = fs.copied_up(of.real)) {
+        of.real = {0, *up};
+        fs.upper_layer().pin(*up);
+        of.pinned = true;
+      }
+    }
+    return &of;
+  }
+
+  // The upper inode an open file writes to.
+  Result<Inode*> writable(OpenFile& of) {
+    if (!wants_write(of.flags))
+      return fs.fail(EBADF, "the file is not open for writing");
+    assert(of.real.layer == 0 && "a file open for writing is in upper");
+    return &fs.upper_inode(of.real.ino);
+  }
+
+  // Drops the suid and sgid bits and file capabilities after a write by an
+  // unprivileged caller, as file_remove_privs() does; a write by root keeps
+  // the mode but still drops security.capability (MD-04).
+  void remove_privs(Inode& node) {
+    node.xattrs.erase("security.capability");
+    if (fs.cred().is_root())
+      return;
+    node.mode &= ~S_ISUID;
+    if ((node.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+      node.mode &= ~S_ISGID;
+  }
+
+  Result<std::size_t> write_at(int fd, std::string_view data,
+                               std::optional<off_t> offset) {
+    Result<OpenFile*> of = file(fd);
+    if (!of)
+      return Errno{of.err()};
+    Result<Inode*> node = writable(**of);
+    if (!node)
+      return Errno{node.err()};
+    if (offset && *offset < 0)
+      return fs.fail(EINVAL, "negative offset");
+
+    Inode& inode = **node;
+    off_t pos = offset ? *offset : (*of)->pos;
+    if (!offset && ((*of)->flags & O_APPEND))
+      pos = inode.size();
+    std::size_t end = static_cast<std::size_t>(pos) + data.size();
+    if (inode.data.size() < end)
+      inode.data.resize(end, '\0');
+    std::copy(data.begin(), data.end(), inode.data.begin() + pos);
+    if (!data.empty()) {
+      inode.mtime = inode.ctime = fs.tick();
+      remove_privs(inode);
+    }
+    if (!offset)
+      (*of)->pos = static_cast<off_t>(end);
+    return data.size();
+  }
+
+  Result<std::string> read_at(int fd, std::size_t count,
+                              std::optional<off_t> offset) {
+    Result<OpenFile*> of = file(fd);
+    if (!of)
+      return Errno{of.err()};
+    if (((*of)->flags & O_ACCMODE) == O_WRONLY)
+      return fs.fail(EBADF, "the file is not open for reading");
+    const Inode& inode = fs.real((*of)->real);
+    if (inode.is_dir())
+      return fs.fail(EISDIR, "read of a directory");
+    if (offset && *offset < 0)
+      return fs.fail(EINVAL, "negative offset");
+
+    off_t pos = offset ? *offset : (*of)->pos;
+    std::string out;
+    if (static_cast<std::size_t>(pos) < inode.data.size())
+      out = inode.data.substr(pos, count);
+    if (!offset)
+      (*of)->pos = pos + static_cast<off_t>(out.size());
+    return out;
+  }
+
+  void truncate_inode(Inode& inode, off_t length) {
+    inode.data.resize(static_cast<std::size_t>(length), '\0');
+    inode.mtime = inode.ctime = fs.now();
+    remove_privs(inode);
+  }
+
+  // The xattr name a layer stores for `name`, after the checks every xattr
+  // call makes on the name and the object.
+  Result<std::string> xattr_name(const Inode& node, std::string_view name,
+                                 bool write) {
+    if (name.empty() || name.size() > kXattrNameMax)
+      return fs.fail(ERANGE, "bad xattr name length");
+    if (!valid_xattr_namespace(name))
+      return fs.fail(EOPNOTSUPP, "unsupported xattr namespace");
+    if (name.starts_with("trusted.") && !fs.cred().is_root())
+      return write ? fs.fail(EPERM, "trusted.* needs CAP_SYS_ADMIN")
+                   : fs.fail(ENODATA, "trusted.* is hidden from non-root");
+    if (name.starts_with("user.")) {
+      if (!node.is_reg() && !node.is_dir())
+        return write ? fs.fail(EPERM, "user.* only on files and directories")
+                     : fs.fail(ENODATA, "user.* only on files and dirs");
+      int mask = write ? kMayWrite : kMayRead;
+      if (Status may = ovl_permission(fs, node, mask); !may)
+        return fs.fail(EACCES, "permission denied on the object");
+    }
+    return fs.xattrs().to_layer(name);
+  }
+};
+
+Overlay::Overlay(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Overlay::Overlay(Overlay&&) noexcept = default;
+Overlay& Overlay::operator=(Overlay&&) noexcept = default;
+Overlay::~Overlay() = default;
+
+Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
+                               KernelVersion kernel) {
+  if (stack.lowers.empty())
+    return Errno{EINVAL};
+  if (!stack.upper && stack.lowers.size() < 2)
+    return Errno{EINVAL};
+  if (stack.lowers.size() > kMaxLowerLayers)
+    return Errno{EINVAL};
+  OVL_TRY(resolve_options(opts, stack.upper.has_value()));
+
+  auto impl = std::make_unique<Impl>(std::move(stack), opts, kernel);
+  OvlFs& fs = impl->fs;
+
+  // A fresh upper layer gets a persistent uuid (INO-06, since 6.6): one
+  // whose root is not yet impure, which older overlays' roots are.
+  if (fs.has_upper() && kernel >= KernelVersion{6, 6}) {
+    Layer& upper = fs.upper_layer();
+    Inode& root = upper.inode(upper.root());
+    bool stored = fs.get_private(root, kUuid).has_value();
+    bool fresh = !fs.get_private(root, kImpure).has_value();
+    if (!stored &&
+        (opts.uuid == Uuid::kOn || (opts.uuid == Uuid::kAuto && fresh)))
+      fs.set_private(root, kUuid, "model-uuid");
+  }
+  return Overlay(std::move(impl));
+}
+
+Stack Overlay::unmount() && {
+  for (auto& [fd, of] : impl_->files)
+    if (of.pinned)
+      impl_->fs.upper_layer().unpin(of.real.ino);
+  impl_->files.clear();
+
+  Stack stack;
+  // OvlFs owns the layers; rebuild the stack from copies of them.
+  const OvlFs& fs = impl_->fs;
+  if (fs.has_upper())
+    stack.upper = fs.layer(0);
+  for (std::size_t i = 1; i < fs.layer_count(); ++i)
+    stack.lowers.push_back(fs.layer(i));
+  return stack;
+}
+
+const Layer* Overlay::upper() const {
+  return impl_->fs.has_upper() ? &impl_->fs.layer(0) : nullptr;
+}
+
+const Layer& Overlay::lower(std::size_t i) const {
+  return impl_->fs.layer(i + 1);
+}
+
+std::size_t Overlay::lower_count() const {
+  return impl_->fs.layer_count() - 1;
+}
+
+const MountOptions& Overlay::options() const {
+  return impl_->fs.options();
+}
+KernelVersion Overlay::kernel() const {
+  return impl_->fs.kernel();
+}
+const Cred& Overlay::cred() const {
+  return impl_->fs.cred();
+}
+void Overlay::set_cred(const Cred& cred) {
+  impl_->fs.set_cred(cred);
+}
+void Overlay::set_log(EventLog* log) {
+  impl_->fs.set_log(log);
+}
+
+Result<Stat> Overlay::stat(std::string_view path) {
+  Result<WalkResult> res = impl_->walk(path, Follow::kYes);
+  if (!res)
+    return Errno{res.err()};
+  const OvlPath& p = res->path;
+  if (!p.target().positive())
+    return impl_->fs.fail(ENOENT, "no such file or directory");
+  impl_->fs.log(EventKind::kLookup, p.path(), impl_->fs.top(p.target()).layer,
+                "");
+  return ovl_getattr(impl_->fs, p.target(), p.is_root());
+}
+
+Result<Stat> Overlay::lstat(std::string_view path) {
+  Result<WalkResult> res = impl_->walk(path, Follow::kNo);
+  if (!res)
+    return Errno{res.err()};
+  const OvlPath& p = res->path;
+  if (!p.target().positive())
+    return impl_->fs.fail(ENOENT, "no such file or directory");
+  impl_->fs.log(EventKind::kLookup, p.path(), impl_->fs.top(p.target()).layer,
+                "");
+  return ovl_getattr(impl_->fs, p.target(), p.is_root());
+}
+
+Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
+  OvlFs& fs = impl_->fs;
+  bool creat = flags & O_CREAT;
+  bool excl = creat && (flags & O_EXCL);
+  if (creat && (flags & O_DIRECTORY))
+    return fs.fail(EINVAL, "O_CREAT with O_DIRECTORY");
+
+  bool follow = !(flags & O_NOFOLLOW) && !excl;
+  Result<WalkResult> res = ovl_walk(fs, path, follow);
+  if (!res)
+    return Errno{res.err()};
+  OvlPath& p = res->path;
+  Timespec now = fs.tick();
+
+  if (!p.target().positive()) {
+    if (!creat)
+      return fs.fail(ENOENT, "no such file or directory");
+    if (p.trailing_slash)
+      return fs.fail(EISDIR, "O_CREAT of a name with '/'");
+    OVL_TRY(impl_->may_create(*res));
+    InodeAttrs attrs;
+    attrs.mode = S_IFREG | (mode & 07777 & ~fs.cred().umask);
+    Result<InodeNumber> ino = impl_->create(p, attrs);
+    if (!ino)
+      return Errno{ino.err()};
+    impl_->files[impl_->next_fd] = {{0, *ino}, flags, 0, true};
+    fs.upper_layer().pin(*ino);
+    return impl_->next_fd++;
+  }
+
+  if (excl)
+    return fs.fail(EEXIST, "O_CREAT|O_EXCL on a visible name");
+  const Inode& node = fs.top_inode(p.target());
+  if (node.is_symlink())
+    return fs.fail(ELOOP, "O_NOFOLLOW on a symlink");
+  bool write = wants_write(flags);
+  bool trunc = (flags & O_TRUNC) && node.is_reg();
+  if (node.is_dir() && (write || creat))
+    return fs.fail(EISDIR, "a directory opened for writing");
+  if ((flags & O_DIRECTORY) && !node.is_dir())
+    return fs.fail(ENOTDIR, "O_DIRECTORY on a non-directory");
+
+  // Writing and truncating need a writable overlay before permission.
+  bool rofs_type = node.is_reg() || node.is_dir() || node.is_symlink();
+  if ((write || trunc) && rofs_type && !fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  int mask = 0;
+  if ((flags & O_ACCMODE) != O_WRONLY)
+    mask |= kMayRead;
+  if (write || trunc)
+    mask |= kMayWrite;
+  if (Status may = ovl_permission(fs, node, mask); !may)
+    return fs.fail(EACCES, "permission denied");
+
+  // Opening for writing or truncating copies up, even if nothing is
+  // written (CU-01); O_TRUNC copies no data (the result is empty anyway).
+  LayerRef real = fs.top(p.target());
+  if ((write || trunc) && rofs_type) {
+    OVL_TRY(ovl_copy_up(fs, p, trunc ? CopyUpData::kEmpty : CopyUpData::kFull));
+    real = {0, *p.target().upper};
+    if (trunc) {
+      Inode& up = fs.upper_inode(real.ino);
+      up.data.clear();
+      up.mtime = up.ctime = now;
+    }
+  }
+  impl_->files[impl_->next_fd] = {real, flags, 0, real.layer == 0};
+  if (real.layer == 0)
+    fs.upper_layer().pin(real.ino);
+  return impl_->next_fd++;
+}
+
+Result<int> Overlay::creat(std::string_view path, mode_t mode) {
+  return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+Status Overlay::close(int fd) {
+  Result<OpenFile*> of = impl_->file(fd);
+  if (!of)
+    return Errno{of.err()};
+  if ((*of)->pinned)
+    impl_->fs.upper_layer().unpin((*of)->real.ino);
+  impl_->files.erase(fd);
+  return Ok{};
+}
+
+Result<std::string> Overlay::read(int fd, std::size_t count) {
+  return impl_->read_at(fd, count, std::nullopt);
+}
+
+Result<std::string> Overlay::pread(int fd, std::size_t count, off_t offset) {
+  return impl_->read_at(fd, count, offset);
+}
+
+Result<std::size_t> Overlay::write(int fd, std::string_view data) {
+  impl_->fs.tick();
+  return impl_->write_at(fd, data, std::nullopt);
+}
+
+Result<std::size_t> Overlay::pwrite(int fd, std::string_view data,
+                                    off_t offset) {
+  impl_->fs.tick();
+  return impl_->write_at(fd, data, offset);
+}
+
+Result<Stat> Overlay::fstat(int fd) {
+  Result<OpenFile*> of = impl_->file(fd);
+  if (!of)
+    return Errno{of.err()};
+  OvlDentry dentry;
+  LayerRef real = (*of)->real;
+  if (real.layer == 0)
+    dentry.upper = real.ino;
+  else
+    dentry.lower.push_back(real);
+  Stat st = ovl_getattr(impl_->fs, dentry, false);
+  return st;
+}
+
+Status Overlay::truncate(std::string_view path, off_t length) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, Follow::kYes);
+  if (!p)
+    return Errno{p.err()};
+  const Inode& node = fs.top_inode(p->target());
+  if (node.is_dir())
+    return fs.fail(EISDIR, "truncate of a directory");
+  if (!node.is_reg())
+    return fs.fail(EINVAL, "truncate of a special file");
+  if (length < 0)
+    return fs.fail(EINVAL, "negative length");
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  if (Status may = ovl_permission(fs, node, kMayWrite); !may)
+    return fs.fail(EACCES, "no write permission");
+
+  fs.tick();
+  Result<Inode*> up = impl_->change(*p);
+  if (!up)
+    return Errno{up.err()};
+  impl_->truncate_inode(**up, length);
+  return Ok{};
+}
+
+Status Overlay::ftruncate(int fd, off_t length) {
+  OvlFs& fs = impl_->fs;
+  Result<OpenFile*> of = impl_->file(fd);
+  if (!of)
+    return Errno{of.err()};
+  if (!wants_write((*of)->flags))
+    return fs.fail(EINVAL, "the file is not open for writing");
+  if (fs.real((*of)->real).is_dir())
+    return fs.fail(EINVAL, "ftruncate of a directory");
+  if (length < 0)
+    return fs.fail(EINVAL, "negative length");
+
+  fs.tick();
+  impl_->truncate_inode(fs.upper_inode((*of)->real.ino), length);
+  return Ok{};
+}
+
+Status Overlay::mkdir(std::string_view path, mode_t mode) {
+  OvlFs& fs = impl_->fs;
+  Result<WalkResult> res = impl_->walk(path, Follow::kNo);
+  if (!res)
+    return Errno{res.err()};
+  OVL_TRY(impl_->may_create(*res));
+
+  fs.tick();
+  InodeAttrs attrs;
+  attrs.mode = S_IFDIR | (mode & 07777 & ~fs.cred().umask);
+  Result<InodeNumber> ino = impl_->create(res->path, attrs);
+  if (!ino)
+    return Errno{ino.err()};
+  return Ok{};
+}
+
+Status Overlay::mknod(std::string_view path, mode_t mode, dev_t dev) {
+  OvlFs& fs = impl_->fs;
+  mode_t type = mode & S_IFMT;
+  if (type == S_IFDIR)
+    return fs.fail(EPERM, "mknod of a directory");
+  if (type != 0 && type != S_IFREG && type != S_IFCHR && type != S_IFBLK &&
+      type != S_IFIFO && type != S_IFSOCK)
+    return fs.fail(EINVAL, "mknod of an unknown type");
+  if (type == 0)
+    type = S_IFREG;
+
+  Result<WalkResult> res = impl_->walk(path, Follow::kNo);
+  if (!res)
+    return Errno{res.err()};
+  if (res->path.trailing_slash && !res->path.target().positive())
+    return fs.fail(ENOENT, "a trailing '/' on a new non-directory");
+  OVL_TRY(impl_->may_create(*res));
+  bool device = type == S_IFCHR || type == S_IFBLK;
+  if (device && !fs.cred().is_root())
+    return fs.fail(EPERM, "mknod of a device needs CAP_MKNOD");
+  if (type == S_IFCHR && dev == makedev(0, 0))
+    return fs.fail(EPERM, "a char device 0/0 would be a whiteout");
+
+  fs.tick();
+  InodeAttrs attrs;
+  attrs.mode = type | (mode & 07777 & ~fs.cred().umask);
+  attrs.rdev = device ? dev : 0;
+  Result<InodeNumber> ino = impl_->create(res->path, attrs);
+  if (!ino)
+    return Errno{ino.err()};
+  return Ok{};
+}
+
+Status Overlay::symlink(std::string_view target, std::string_view linkpath) {
+  OvlFs& fs = impl_->fs;
+  if (target.empty())
+    return fs.fail(ENOENT, "empty symlink target");
+  if (target.size() >= kPathMax)
+    return Errno{ENAMETOOLONG};
+
+  Result<WalkResult> res = impl_->walk(linkpath, Follow::kNo);
+  if (!res)
+    return Errno{res.err()};
+  if (res->path.trailing_slash && !res->path.target().positive())
+    return fs.fail(ENOENT, "a trailing '/' on a new non-directory");
+  OVL_TRY(impl_->may_create(*res));
+
+  fs.tick();
+  InodeAttrs attrs;
+  attrs.mode = S_IFLNK | 0777;
+  attrs.data = std::string(target);
+  Result<InodeNumber> ino = impl_->create(res->path, attrs);
+  if (!ino)
+    return Errno{ino.err()};
+  return Ok{};
+}
+
+Result<std::string> Overlay::readlink(std::string_view path) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, Follow::kNo);
+  if (!p)
+    return Errno{p.err()};
+  const Inode& node = fs.top_inode(p->target());
+  if (!node.is_symlink())
+    return fs.fail(EINVAL, "not a symlink");
+  return node.data;
+}
+
+Status Overlay::unlink(std::string_view path) {
+  OvlFs& fs = impl_->fs;
+  Result<WalkResult> res = impl_->walk(path, Follow::kNo);
+  if (!res)
+    return Errno{res.err()};
+  if (res->last != LastType::kNormal)
+    return fs.fail(EISDIR, "unlink of a directory");
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  OvlPath& p = res->path;
+  if (!p.target().positive())
+    return fs.fail(ENOENT, "no such file or directory");
+  if (fs.top_inode(p.target()).is_dir())
+    return fs.fail(EISDIR, "unlink of a directory");
+  if (p.trailing_slash)
+    return fs.fail(ENOTDIR, "trailing '/' on a file");
+  const Inode& dir = fs.top_inode(p.parent());
+  if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
+    return fs.fail(EACCES, "no write permission on the parent");
+  if ((dir.mode & S_ISVTX) && !fs.cred().is_root() &&
+      fs.cred().uid != dir.uid && fs.cred().uid != fs.top_inode(p.target()).uid)
+    return fs.fail(EPERM, "sticky directory");
+
+  fs.tick();
+  return impl_->remove(p);
+}
+
+Status Overlay::rmdir(std::string_view path) {
+  OvlFs& fs = impl_->fs;
+  Result<WalkResult> res = impl_->walk(path, Follow::kNo);
+  if (!res)
+    return Errno{res.err()};
+  switch (res->last) {
+    case LastType::kDot:
+      return fs.fail(EINVAL, "rmdir of '.'");
+    case LastType::kDotDot:
+      return fs.fail(ENOTEMPTY, "rmdir of '..'");
+    case LastType::kRoot:
+      return fs.fail(EBUSY, "rmdir of the overlay root");
+    case LastType::kNormal:
+      break;
+  }
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  OvlPath& p = res->path;
+  if (!p.target().positive())
+    return fs.fail(ENOENT, "no such file or directory");
+  if (p.is_root())
+    return fs.fail(EBUSY, "rmdir of the overlay root");
+  if (!fs.top_inode(p.target()).is_dir())
+    return fs.fail(ENOTDIR, "rmdir of a non-directory");
+  const Inode& dir = fs.top_inode(p.parent());
+  if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
+    return fs.fail(EACCES, "no write permission on the parent");
+  OVL_TRY(ovl_check_empty_dir(fs, p));
+
+  fs.tick();
+  return impl_->remove(p);
+}
+
+Status Overlay::chmod(std::string_view path, mode_t mode) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, Follow::kYes);
+  if (!p)
+    return Errno{p.err()};
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  const Inode& node = fs.top_inode(p->target());
+  if (!impl_->owner_or_root(node))
+    return fs.fail(EPERM, "chmod by a non-owner");
+  bool drop_sgid = !fs.cred().is_root() && !fs.cred().in_group(node.gid);
+
+  Timespec now = fs.tick();
+  Result<Inode*> up = impl_->change(*p);
+  if (!up)
+    return Errno{up.err()};
+  Inode& inode = **up;
+  inode.mode = inode.type() | (mode & 07777);
+  if (drop_sgid)
+    inode.mode &= ~S_ISGID;
+  inode.ctime = now;
+  return Ok{};
+}
+
+Status Overlay::chown(std::string_view path, uid_t uid, gid_t gid,
+                      Follow follow) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, follow);
+  if (!p)
+    return Errno{p.err()};
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  const Inode& node = fs.top_inode(p->target());
+  const Cred& cred = fs.cred();
+  bool uid_change = uid != static_cast<uid_t>(-1) && uid != node.uid;
+  bool gid_ok = gid == static_cast<gid_t>(-1) || gid == node.gid ||
+                (cred.uid == node.uid && cred.in_group(gid));
+  if (!cred.is_root() && (uid_change || !gid_ok))
+    return fs.fail(EPERM, "chown needs CAP_CHOWN");
+
+  Timespec now = fs.tick();
+  Result<Inode*> up = impl_->change(*p);
+  if (!up)
+    return Errno{up.err()};
+  Inode& inode = **up;
+  if (uid != static_cast<uid_t>(-1))
+    inode.uid = uid;
+  if (gid != static_cast<gid_t>(-1))
+    inode.gid = gid;
+  // chown of a non-directory drops suid, sgid with group-exec, and file
+  // capabilities, even for root (chown_common, notify_change).
+  if (!inode.is_dir()) {
+    inode.mode &= ~S_ISUID;
+    if ((inode.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+      inode.mode &= ~S_ISGID;
+    inode.xattrs.erase("security.capability");
+  }
+  inode.ctime = now;
+  return Ok{};
+}
+
+Status Overlay::utimens(std::string_view path, Timespec atime, Timespec mtime,
+                        Follow follow) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, follow);
+  if (!p)
+    return Errno{p.err()};
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  const Inode& node = fs.top_inode(p->target());
+  bool explicit_time = (atime.nsec != UTIME_NOW && atime.nsec != UTIME_OMIT) ||
+                       (mtime.nsec != UTIME_NOW && mtime.nsec != UTIME_OMIT);
+  if (!impl_->owner_or_root(node)) {
+    if (explicit_time)
+      return fs.fail(EPERM, "explicit times by a non-owner");
+    if (!ovl_permission(fs, node, kMayWrite))
+      return fs.fail(EACCES, "no write permission");
+  }
+
+  Timespec now = fs.tick();
+  Result<Inode*> up = impl_->change(*p);
+  if (!up)
+    return Errno{up.err()};
+  Inode& inode = **up;
+  auto apply = [&](Timespec& field, Timespec value) {
+    if (value.nsec == UTIME_OMIT)
+      return;
+    field = value.nsec == UTIME_NOW ? now : value;
+  };
+  apply(inode.atime, atime);
+  apply(inode.mtime, mtime);
+  inode.ctime = now;
+  return Ok{};
+}
+
+Status Overlay::setxattr(std::string_view path, std::string_view name,
+                         std::string_view value, int flags, Follow follow) {
+  OvlFs& fs = impl_->fs;
+  if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0)
+    return fs.fail(EINVAL, "bad setxattr flags");
+  if (name.empty() || name.size() > kXattrNameMax)
+    return fs.fail(ERANGE, "bad xattr name length");
+  if (value.size() > kXattrSizeMax)
+    return fs.fail(E2BIG, "value too big");
+  Result<OvlPath> p = impl_->walk_positive(path, follow);
+  if (!p)
+    return Errno{p.err()};
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  const Inode& node = fs.top_inode(p->target());
+  Result<std::string> real_name = impl_->xattr_name(node, name, true);
+  if (!real_name)
+    return Errno{real_name.err()};
+  bool exists = node.xattrs.count(*real_name) != 0;
+  if ((flags & XATTR_CREATE) && exists)
+    return fs.fail(EEXIST, "XATTR_CREATE on an existing xattr");
+  if ((flags & XATTR_REPLACE) && !exists)
+    return fs.fail(ENODATA, "XATTR_REPLACE on a missing xattr");
+
+  Timespec now = fs.tick();
+  Result<Inode*> up = impl_->change(*p);
+  if (!up)
+    return Errno{up.err()};
+  (*up)->xattrs[*real_name] = std::string(value);
+  (*up)->ctime = now;
+  if (*real_name != name)
+    fs.log(EventKind::kXattr, p->path(), 0,
+           fmt::format("stored as {}: names in the overlay's private "
+                       "namespace are escaped",
+                       *real_name));
+  return Ok{};
+}
+
+Result<std::string> Overlay::getxattr(std::string_view path,
+                                      std::string_view name, Follow follow) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, follow);
+  if (!p)
+    return Errno{p.err()};
+  const Inode& node = fs.top_inode(p->target());
+  Result<std::string> real_name = impl_->xattr_name(node, name, false);
+  if (!real_name)
+    return Errno{real_name.err()};
+  std::optional<std::string> value = node.xattr(*real_name);
+  if (!value)
+    return fs.fail(ENODATA, "no such xattr");
+  return *value;
+}
+
+Result<std::vector<std::string>> Overlay::listxattr(std::string_view path,
+                                                    Follow follow) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, follow);
+  if (!p)
+    return Errno{p.err()};
+  const Inode& node = fs.top_inode(p->target());
+  std::vector<std::string> names;
+  for (const auto& [real_name, value] : node.xattrs) {
+    std::optional<std::string> shown = fs.xattrs().from_layer(real_name);
+    if (!shown)
+      continue;
+    if (shown->starts_with("trusted.") && !fs.cred().is_root())
+      continue;
+    names.push_back(*shown);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status Overlay::removexattr(std::string_view path, std::string_view name,
+                            Follow follow) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, follow);
+  if (!p)
+    return Errno{p.err()};
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+  const Inode& node = fs.top_inode(p->target());
+  Result<std::string> real_name = impl_->xattr_name(node, name, true);
+  if (!real_name)
+    return Errno{real_name.err()};
+  // A missing xattr fails before anything is copied up.
+  if (node.xattrs.count(*real_name) == 0)
+    return fs.fail(ENODATA, "no such xattr");
+
+  Timespec now = fs.tick();
+  Result<Inode*> up = impl_->change(*p);
+  if (!up)
+    return Errno{up.err()};
+  (*up)->xattrs.erase(*real_name);
+  (*up)->ctime = now;
+  return Ok{};
+}
+
+Result<std::vector<Dirent>> Overlay::readdir(std::string_view path) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> p = impl_->walk_positive(path, Follow::kYes);
+  if (!p)
+    return Errno{p.err()};
+  const Inode& node = fs.top_inode(p->target());
+  if (!node.is_dir())
+    return fs.fail(ENOTDIR, "readdir of a non-directory");
+  if (Status may = ovl_permission(fs, node, kMayRead); !may)
+    return fs.fail(EACCES, "no read permission");
+  return ovl_iterate(fs, *p);
+}
+
+Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
+                       unsigned flags) {
+  OvlFs& fs = impl_->fs;
+  bool exchange = flags & RENAME_EXCHANGE;
+  bool noreplace = flags & RENAME_NOREPLACE;
+  // overlayfs accepts no other flag, RENAME_WHITEOUT included (RN-01).
+  if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
+    return fs.fail(EINVAL, "rename flag not supported by overlayfs");
+  if (exchange && noreplace)
+    return fs.fail(EINVAL, "RENAME_EXCHANGE with RENAME_NOREPLACE");
+
+  Result<WalkResult> old_res = impl_->walk(oldpath, Follow::kNo);
+  if (!old_res)
+    return Errno{old_res.err()};
+  Result<WalkResult> new_res = impl_->walk(newpath, Follow::kNo);
+  if (!new_res)
+    return Errno{new_res.err()};
+  if (old_res->last != LastType::kNormal)
+    return fs.fail(EBUSY, "rename of '.', '..' or the root");
+  if (new_res->last != LastType::kNormal)
+    return fs.fail(noreplace ? EEXIST : EBUSY,
+                   "rename onto '.', '..' or the root");
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
+
+  OvlPath& from = old_res->path;
+  OvlPath& to = new_res->path;
+  if (!from.target().positive())
+    return fs.fail(ENOENT, "the source does not exist");
+  if (exchange && !to.target().positive())
+    return fs.fail(ENOENT, "the exchange target does not exist");
+  if (noreplace && to.target().positive())
+    return fs.fail(EEXIST, "RENAME_NOREPLACE onto a visible name");
+
+  const Inode& src = fs.top_inode(from.target());
+  bool is_dir = src.is_dir();
+  bool target_positive = to.target().positive();
+  bool target_dir = target_positive && fs.top_inode(to.target()).is_dir();
+  std::string from_name = from.path();
+  std::string to_name = to.path();
+  if (from_name == to_name)
+    return Ok{};
+  if (target_positive && fs.top(from.target()) == fs.top(to.target()))
+    return Ok{};  // two names of one inode: nothing to do
+
+  // The VFS checks, in its order.
+  if (!exchange && target_positive) {
+    if (is_dir && !target_dir)
+      return fs.fail(ENOTDIR, "dir over non-dir");
+    if (!is_dir && target_dir)
+      return fs.fail(EISDIR, "non-dir over dir");
+  }
+  if (is_dir && to_name.starts_with(from_name + "/"))
+    return fs.fail(EINVAL, "a directory moved below itself");
+  if (exchange && target_dir && from_name.starts_with(to_name + "/"))
+    return fs.fail(EINVAL, "a directory moved below itself");
+  if (!exchange && target_dir && from_name.starts_with(to_name + "/"))
+    return fs.fail(ENOTEMPTY, "the target holds the source");
+  for (OvlPath* side : {&from, &to}) {
+    const Inode& dir = fs.top_inode(side->parent());
+    if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
+      return fs.fail(EACCES, "no write permission on a parent");
+  }
+  if (!exchange && target_dir)
+    OVL_TRY(ovl_check_empty_dir(fs, to));
+
+  // overlayfs' own limits: directories with lower halves need redirects.
+  if (!ovl_can_move(fs, from.target()) ||
+      (exchange && !ovl_can_move(fs, to.target())))
+    return fs.fail(EXDEV,
+                   "a merged or lower directory cannot move without "
+                   "redirect_dir=on");
+  bool samedir =
+      from.path(from.chain.size() - 2) == to.path(to.chain.size() - 2);
+  std::optional<std::string> redirect;
+  if (is_dir && ovl_type_merge_or_lower(from.target())) {
+    Result<std::optional<std::string>> r =
+        ovl_redirect_for_move(fs, from, samedir);
+    if (!r)
+      return Errno{r.err()};
+    redirect = *r;
+  }
+  bool old_whiteout =
+      !exchange && lower_positive(fs, from.parent(), from.target());
+  bool old_had_origin_or_lower = from.target().has_lower();
+
+  Timespec now = fs.tick();
+  OVL_TRY(ovl_copy_up(fs, from));
+  OVL_TRY(ovl_copy_up(fs, to, to.chain.size() - 2));
+  if (exchange)
+    OVL_TRY(ovl_copy_up(fs, to));
+  // The source's parent may have been copied up through the target's
+  // chain; refresh it from the target's walk when they are the same.
+  if (samedir)
+    from.parent().upper = to.parent().upper;
+
+  Layer& upper = fs.upper_layer();
+  InodeNumber old_dir = *from.parent().upper;
+  InodeNumber new_dir = *to.parent().upper;
+  InodeNumber moved = *from.target().upper;
+  Inode& moved_inode = upper.inode(moved);
+
+  if (redirect) {
+    fs.set_private(moved_inode, kRedirect, *redirect);
+    fs.log(EventKind::kXattr, to_name, 0,
+           "set overlay.redirect=" + *redirect +
+               " so the moved directory still merges with its lower half");
+  } else if (is_dir && !ovl_type_merge_or_lower(from.target()) &&
+             opaque_value(fs, 0, moved_inode) != Opaque::kYes &&
+             to.parent().has_lower()) {
+    fs.set_private(moved_inode, kOpaque, "y");
+    fs.log(EventKind::kOpaque, to_name, 0,
+           "marked opaque: a pure upper directory moved into a merged "
+           "parent must not merge with lower directories of its new name");
+  }
+
+  if (exchange) {
+    upper.exchange(old_dir, from.target().name, new_dir, to.target().name);
+    upper.inode(*to.target().upper).ctime = now;
+  } else {
+    upper.rename(old_dir, from.target().name, new_dir, to.target().name);
+  }
+  moved_inode.ctime = now;
+  fs.log(EventKind::kCreate, to_name, 0,
+         "renamed in the upper layer from " + from_name);
+
+  // Moving an entry with an origin elsewhere makes the new parent impure.
+  if (!samedir && old_had_origin_or_lower)
+    fs.set_private(upper.inode(new_dir), kImpure, "y");
+  if (!samedir && exchange && to.target().has_lower())
+    fs.set_private(upper.inode(old_dir), kImpure, "y");
+
+  if (old_whiteout)
+    make_whiteout(fs, old_dir, from.target().name, from_name);
+  for (InodeNumber dir : {old_dir, new_dir}) {
+    Inode& d = upper.inode(dir);
+    d.mtime = d.ctime = now;
+  }
+  return Ok{};
+}
+
+Status Overlay::link(std::string_view oldpath, std::string_view newpath) {
+  OvlFs& fs = impl_->fs;
+  Result<OvlPath> from = impl_->walk_positive(oldpath, Follow::kNo);
+  if (!from)
+    return Errno{from.err()};
+  Result<WalkResult> to = impl_->walk(newpath, Follow::kNo);
+  if (!to)
+    return Errno{to.err()};
+  if (to->path.trailing_slash && !to->path.target().positive())
+    return fs.fail(ENOENT, "a trailing '/' on a new non-directory");
+  OVL_TRY(impl_->may_create(*to));
+  if (fs.top_inode(from->target()).is_dir())
+    return fs.fail(EPERM, "hard link to a directory");
+
+  // The source is copied up first, then linked in the upper layer (CR-05).
+  Timespec now = fs.tick();
+  OVL_TRY(ovl_copy_up(fs, *from));
+  OvlPath& p = to->path;
+  OVL_TRY(ovl_copy_up(fs, p, p.chain.size() - 2));
+  InodeNumber ino = *from->target().upper;
+  InodeNumber dir = *p.parent().upper;
+  Layer& upper = fs.upper_layer();
+  bool over_whiteout = upper.lookup(dir, p.target().name).has_value();
+  if (over_whiteout)
+    upper.remove_tree(dir, p.target().name);
+  upper.link(dir, p.target().name, ino);
+  upper.inode(ino).ctime = now;
+  Inode& parent = upper.inode(dir);
+  parent.mtime = parent.ctime = now;
+  if (fs.get_private(upper.inode(ino), kOrigin))
+    fs.set_private(parent, kImpure, "y");
+  fs.log(EventKind::kCreate, p.path(), 0,
+         std::string("hard link in the upper layer to ") + from->path() +
+             (over_whiteout ? ", replacing the whiteout" : ""));
+  return Ok{};
+}
+
+}  // namespace ovlsim::model

@@ -1,0 +1,236 @@
+// An overlay mount and the syscalls made through it.
+//
+// Overlay is the model's public face: mount a stack of layers, then call
+// the operations a process would call on the merged directory. Each call
+// returns what the kernel's syscall returns, a value or an errno, and changes
+// only the upper layer, exactly as a 6.18 kernel changes it: copy-up,
+// whiteouts, opaque directories and the overlay.* xattrs that go with them.
+// The layers can be read at any time to see what the kernel would have left
+// on disk.
+//
+// Paths are resolved as a process whose root directory is the merged
+// directory would resolve them: "/a" and "a" are the same name, ".." at the
+// root stays at the root, and absolute symlinks lead back to the root.
+//
+// Changing a lower layer while it is mounted is undefined in the kernel
+// (LK-13): the model's lower layers can only be read while mounted. To change
+// them offline, unmount(), change the layers, and mount again.
+#ifndef OVLSIM_MODEL_OVERLAY_H_
+#define OVLSIM_MODEL_OVERLAY_H_
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/event.h"
+#include "model/layer.h"
+#include "model/options.h"
+#include "model/result.h"
+#include "model/super.h"
+
+namespace ovlsim::model {
+
+// The layers of an overlay: what is mounted, and what unmount gives back.
+struct Stack {
+  std::optional<Layer> upper;  // none: a read-only overlay
+  std::vector<Layer> lowers;   // top to bottom
+};
+
+struct Stat {
+  InodeNumber ino = 0;
+  mode_t mode = 0;
+  nlink_t nlink = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  dev_t rdev = 0;
+  off_t size = 0;
+  Timespec atime;
+  Timespec mtime;
+  Timespec ctime;
+  // Which layer the attributes come from: 0 upper, 1.. lower.
+  std::size_t layer = 0;
+};
+
+struct Dirent {
+  std::string name;
+  InodeNumber ino = 0;
+  unsigned char type = 0;  // DT_REG, DT_DIR, ...
+
+  bool operator==(const Dirent&) const = default;
+};
+
+// Whether the last component of a path is followed when it is a symlink.
+enum class Follow { kYes, kNo };
+
+class Overlay {
+ public:
+  // Mounts the stack with the given options (see options.h).
+  // Errors: EINVAL when there is no lower layer, when there is no upper
+  // layer and fewer than two lower layers, when there are more than 500
+  // lower layers, or when the options contradict each other.
+  static Result<Overlay> mount(Stack stack, MountOptions opts = {},
+                               KernelVersion kernel = {});
+
+  Overlay(Overlay&&) noexcept;
+  Overlay& operator=(Overlay&&) noexcept;
+  ~Overlay();
+
+  // Closes every open file and gives back the layers.
+  Stack unmount() &&;
+
+  // The layers as they are now. Lower layers are never changed by the
+  // model; the upper layer holds everything the operations wrote.
+  // upper() is null for a read-only overlay.
+  const Layer* upper() const;
+  // REQUIRES: i < lower_count(); 0 is the topmost lower layer.
+  const Layer& lower(std::size_t i) const;
+  std::size_t lower_count() const;
+
+  // The options in force, after resolution (metacopy=on implies
+  // redirect_dir=on and so on).
+  const MountOptions& options() const;
+  KernelVersion kernel() const;
+
+  // The credentials of the calling process; root with umask 022 by
+  // default.
+  const Cred& cred() const;
+  void set_cred(const Cred& cred);
+
+  // Records what each following operation does into `log`, or stops
+  // recording when null. The log must outlive the recording.
+  void set_log(EventLog* log);
+
+  // ---- Operations. Errors common to every call that takes a path:
+  // ENOENT (a missing component, or an empty path), ENOTDIR (a component
+  // used as a directory is not one), ELOOP (more than 40 symlinks, or
+  // O_NOFOLLOW on a symlink), ENAMETOOLONG (a component over 255 bytes or
+  // a path over 4095), EACCES (search permission denied), EPERM (a redirect
+  // met under redirect_dir=nofollow, or a metacopy file with metacopy off).
+  // Calls that write fail with EROFS on an overlay without upper layer.
+
+  // stat(2) and lstat(2).
+  Result<Stat> stat(std::string_view path);
+  Result<Stat> lstat(std::string_view path);
+
+  // open(2). Returns a file descriptor of the model (3, 4, ...).
+  // O_WRONLY, O_RDWR and O_TRUNC copy the file up (CU-01); O_CREAT creates
+  // it in the upper layer.
+  // Errors: EEXIST (O_CREAT|O_EXCL on a visible name), EISDIR (a directory
+  // opened for writing, or O_CREAT on a path ending in '/'), ENOTDIR
+  // (O_DIRECTORY on a non-directory), ELOOP (O_NOFOLLOW on a symlink),
+  // EACCES, EROFS, ENXIO or EOPNOTSUPP is never returned: device nodes and
+  // fifos open without I/O.
+  Result<int> open(std::string_view path, int flags, mode_t mode = 0666);
+  // creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
+  Result<int> creat(std::string_view path, mode_t mode);
+  // Errors: EBADF.
+  Status close(int fd);
+
+  // read(2) and pread(2) of at most `count` bytes. An fd opened on a lower
+  // file reads the upper copy once the file is copied up (RD-03).
+  // Errors: EBADF (not open for reading), EISDIR (a directory), EINVAL
+  // (a negative offset).
+  Result<std::string> read(int fd, std::size_t count);
+  Result<std::string> pread(int fd, std::size_t count, off_t offset);
+
+  // write(2) and pwrite(2). With O_APPEND, write goes to the end.
+  // Errors: EBADF (not open for writing), EINVAL (a negative offset).
+  Result<std::size_t> write(int fd, std::string_view data);
+  Result<std::size_t> pwrite(int fd, std::string_view data, off_t offset);
+
+  // fstat(2). Errors: EBADF.
+  Result<Stat> fstat(int fd);
+
+  // truncate(2) copies up (CU-01). Errors: EISDIR, EINVAL (negative
+  // length), EACCES, EROFS.
+  Status truncate(std::string_view path, off_t length);
+  // ftruncate(2). Errors: EBADF, EINVAL (not open for writing).
+  Status ftruncate(int fd, off_t length);
+
+  // mkdir(2): the new directory goes to the upper layer; over a whiteout
+  // it is opaque (WO-07). Errors: EEXIST, EROFS, EACCES.
+  Status mkdir(std::string_view path, mode_t mode);
+
+  // mknod(2) of a regular file, device, fifo or socket. Errors: EPERM for
+  // a character device 0/0, which would be a whiteout (WO-04); EINVAL for a
+  // directory or an unknown type; EEXIST.
+  Status mknod(std::string_view path, mode_t mode, dev_t dev);
+
+  // symlink(2). Errors: EEXIST, ENOENT for an empty target.
+  Status symlink(std::string_view target, std::string_view linkpath);
+
+  // readlink(2). Errors: EINVAL when the path is not a symlink.
+  Result<std::string> readlink(std::string_view path);
+
+  // unlink(2) and rmdir(2). A name that a lower layer also has becomes a
+  // whiteout (RM-01). rmdir of a merged directory that holds only
+  // whiteouts succeeds (RM-02).
+  // Errors: EISDIR (unlink of a directory), ENOTDIR (rmdir of a
+  // non-directory), ENOTEMPTY, EBUSY (the root), EINVAL (rmdir of ".").
+  Status unlink(std::string_view path);
+  Status rmdir(std::string_view path);
+
+  // chmod(2), chown(2)/lchown(2) and utimensat(2) copy up (CU-01).
+  // A uid or gid of -1 leaves it unchanged; a time with nsec UTIME_NOW is
+  // the current time and UTIME_OMIT leaves it unchanged.
+  // Errors: EPERM (not the owner), EROFS.
+  Status chmod(std::string_view path, mode_t mode);
+  Status chown(std::string_view path, uid_t uid, gid_t gid,
+               Follow follow = Follow::kYes);
+  Status utimens(std::string_view path, Timespec atime, Timespec mtime,
+                 Follow follow = Follow::kYes);
+
+  // The xattr calls, with the overlay's private xattrs hidden and escaped
+  // (WO-10). setxattr and removexattr copy up (CU-01).
+  // Errors: ENODATA (no such xattr), EEXIST (XATTR_CREATE on an existing
+  // one), ENODATA (XATTR_REPLACE on a missing one), EPERM (user.* on a
+  // symlink or device), EINVAL (bad flags), ERANGE (name over 255 bytes).
+  Status setxattr(std::string_view path, std::string_view name,
+                  std::string_view value, int flags = 0,
+                  Follow follow = Follow::kYes);
+  Result<std::string> getxattr(std::string_view path, std::string_view name,
+                               Follow follow = Follow::kYes);
+  // The names in sorted order.
+  Result<std::vector<std::string>> listxattr(std::string_view path,
+                                             Follow follow = Follow::kYes);
+  Status removexattr(std::string_view path, std::string_view name,
+                     Follow follow = Follow::kYes);
+
+  // rename(2) and renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE.
+  // The source is copied up; a whiteout is left at its old name when a
+  // lower layer has that name (RN-02).
+  // Errors: EXDEV (a lower or merged directory without redirect_dir=on),
+  // EINVAL (other flags, or a directory moved below itself), EEXIST
+  // (RENAME_NOREPLACE onto a visible name), EISDIR, ENOTDIR, ENOTEMPTY,
+  // EBUSY (the root).
+  Status rename(std::string_view oldpath, std::string_view newpath,
+                unsigned flags = 0);
+
+  // link(2): the source is copied up, then linked in the upper layer
+  // (CR-05). Errors: EPERM (a directory), EEXIST, EXDEV never.
+  Status link(std::string_view oldpath, std::string_view newpath);
+
+  // The entries of a directory, "." and ".." included, in the order a
+  // merged directory lists them on the kernel (DIR-03), with each layer's
+  // own order taken as sorted by name.
+  // Errors: ENOTDIR, EACCES.
+  Result<std::vector<Dirent>> readdir(std::string_view path);
+
+ private:
+  struct OpenFile;
+  class Impl;
+  explicit Overlay(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ovlsim::model
+
+#endif  // OVLSIM_MODEL_OVERLAY_H_

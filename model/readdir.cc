@@ -1,0 +1,137 @@
+#include "model/readdir.h"
+
+#include <dirent.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/inode.h"
+#include "model/lookup.h"
+#include "model/whiteout.h"
+
+namespace ovlsim::model {
+
+namespace {
+
+struct MergedEntry {
+  std::string name;
+  LayerRef ref;
+  bool whiteout = false;
+};
+
+// Whether the entry `ref` of the directory `dir` hides its name instead of
+// naming an object.
+bool hides_name(const OvlFs& fs, const OvlDentry& dir, LayerRef ref) {
+  const Inode& node = fs.real(ref);
+  if (is_whiteout(node))
+    return true;
+  return dir.xwhiteouts && fs.layer_has_xwhiteouts(ref.layer) &&
+         is_xwhiteout(fs, node);
+}
+
+// The merged listing of `dir` in the kernel's order (DIR-03), whiteouts
+// included and flagged.
+std::vector<MergedEntry> read_merged(const OvlFs& fs, const OvlDentry& dir) {
+  std::vector<LayerRef> layers;
+  if (dir.upper)
+    layers.push_back({0, *dir.upper});
+  layers.insert(layers.end(), dir.lower.begin(), dir.lower.end());
+
+  std::vector<MergedEntry> rest;
+  std::map<std::string, std::size_t, std::less<>> seen;
+  for (std::size_t i = 0; i + 1 < layers.size(); ++i) {
+    const Inode& real = fs.real(layers[i]);
+    for (const auto& [name, ino] : real.entries) {
+      if (seen.count(name) != 0)
+        continue;
+      LayerRef ref{layers[i].layer, ino};
+      seen.emplace(name, rest.size());
+      rest.push_back({name, ref, hides_name(fs, dir, ref)});
+    }
+  }
+
+  // The lowest layer's names go first, so that offsets stay stable; a name
+  // that a higher layer also has moves to its place among them.
+  std::vector<MergedEntry> merged;
+  std::vector<bool> moved(rest.size(), false);
+  const LayerRef lowest = layers.back();
+  for (const auto& [name, ino] : fs.real(lowest).entries) {
+    auto it = seen.find(name);
+    if (it != seen.end()) {
+      merged.push_back(rest[it->second]);
+      moved[it->second] = true;
+      continue;
+    }
+    LayerRef ref{lowest.layer, ino};
+    merged.push_back({name, ref, hides_name(fs, dir, ref)});
+  }
+  for (std::size_t i = 0; i < rest.size(); ++i)
+    if (!moved[i])
+      merged.push_back(rest[i]);
+  return merged;
+}
+
+// The d_ino of an entry: its origin's number when it has one (DIR-07).
+InodeNumber entry_ino(const OvlFs& fs, LayerRef ref) {
+  const Inode& node = fs.real(ref);
+  if (std::optional<std::string> origin = fs.get_private(node, kOrigin))
+    if (std::optional<LayerRef> decoded = decode_origin(fs, *origin))
+      return layer_ino(*decoded);
+  return layer_ino(ref);
+}
+
+}  // namespace
+
+bool ovl_dir_is_merged(const OvlFs& fs, const OvlDentry& dir) {
+  if (dir.upper && !dir.lower.empty())
+    return true;
+  if (dir.lower.size() > 1)
+    return true;
+  return fs.get_private(fs.top_inode(dir), kOrigin).has_value();
+}
+
+std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
+  const OvlDentry& dir = path.target();
+  std::vector<Dirent> out;
+  InodeNumber parent_ino =
+      path.is_root() ? ovl_ino(fs, dir) : ovl_ino(fs, path.parent());
+  out.push_back({".", ovl_ino(fs, dir), DT_DIR});
+  out.push_back({"..", parent_ino, DT_DIR});
+
+  if (!ovl_dir_is_merged(fs, dir)) {
+    LayerRef top = fs.top(dir);
+    for (const auto& [name, ino] : fs.real(top).entries) {
+      LayerRef ref{top.layer, ino};
+      out.push_back({name, entry_ino(fs, ref), dirent_type(fs.real(ref).mode)});
+    }
+    return out;
+  }
+
+  for (const MergedEntry& entry : read_merged(fs, dir)) {
+    if (entry.whiteout)
+      continue;
+    out.push_back({entry.name, entry_ino(fs, entry.ref),
+                   dirent_type(fs.real(entry.ref).mode)});
+  }
+  return out;
+}
+
+Status ovl_check_empty_dir(OvlFs& fs, const OvlPath& path) {
+  const OvlDentry& dir = path.target();
+
+  // A pure upper directory is removed by the upper filesystem itself,
+  // which counts whiteouts as entries.
+  if (!dir.has_lower() && !ovl_dir_is_merged(fs, dir)) {
+    if (!fs.top_inode(dir).entries.empty())
+      return fs.fail(ENOTEMPTY, "the directory has entries");
+    return Ok{};
+  }
+
+  for (const MergedEntry& entry : read_merged(fs, dir))
+    if (!entry.whiteout)
+      return fs.fail(ENOTEMPTY, "the merged directory has visible entries");
+  return Ok{};
+}
+
+}  // namespace ovlsim::model

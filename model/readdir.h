@@ -1,0 +1,41 @@
+// Readdir: listing a directory of the merged view.
+//
+// A directory whose entries may be spread over layers or hidden by
+// whiteouts is "merged" (ovl_dir_is_real() is false): it has both an upper
+// and a lower half, or several lower halves, or its topmost half carries
+// overlay.origin. The root is always merged. Its listing is built from every
+// layer of the merge (ovl_dir_read_merged() in fs/overlayfs/readdir.c):
+//   - each name appears once, from the highest layer that has it (DIR-02);
+//   - whiteouts remove the name and are not listed; xwhiteouts only where
+//     the directory is marked for them (WO-06);
+//   - the lowest layer's names come first in that layer's order, then the
+//     names missing from it, upper's first, then each lower layer's (DIR-03).
+// Any other directory is listed as its one real directory is, whiteouts
+// included (DIR-01).
+//
+// The model takes each layer's own order to be sorted by name.
+#ifndef OVLSIM_MODEL_READDIR_H_
+#define OVLSIM_MODEL_READDIR_H_
+
+#include <vector>
+
+#include "model/overlay.h"
+#include "model/result.h"
+#include "model/super.h"
+
+namespace ovlsim::model {
+
+// True when readdir and rmdir must look at every layer of `dir`.
+bool ovl_dir_is_merged(const OvlFs& fs, const OvlDentry& dir);
+
+// The entries of the positive directory `dir`, "." and ".." first.
+std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& dir);
+
+// ovl_check_empty_dir: may the directory be removed or replaced? It may
+// when the merged listing holds nothing but ".", ".." and whiteouts.
+// Errors: ENOTEMPTY.
+Status ovl_check_empty_dir(OvlFs& fs, const OvlPath& dir);
+
+}  // namespace ovlsim::model
+
+#endif  // OVLSIM_MODEL_READDIR_H_

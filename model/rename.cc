@@ -1,0 +1,60 @@
+#include "model/rename.h"
+
+#include <vector>
+
+#include "model/xattr.h"
+
+namespace ovlsim::model {
+
+bool ovl_type_merge_or_lower(const OvlDentry& dentry) {
+  return !dentry.upper || !dentry.lower.empty();
+}
+
+bool ovl_can_move(const OvlFs& fs, const OvlDentry& dentry) {
+  if (fs.options().redirect_dir == RedirectDir::kOn)
+    return true;
+  if (!dentry.positive() || !fs.top_inode(dentry).is_dir())
+    return true;
+  return !ovl_type_merge_or_lower(dentry);
+}
+
+Result<std::optional<std::string>> ovl_redirect_for_move(OvlFs& fs,
+                                                         const OvlPath& path,
+                                                         bool samedir) {
+  const OvlDentry& dentry = path.target();
+  auto redirect_of = [&](const OvlDentry& d) -> std::optional<std::string> {
+    if (!d.upper)
+      return std::nullopt;
+    return fs.get_private(fs.real({0, *d.upper}), kRedirect);
+  };
+
+  // A redirect the directory already has stays valid when it is absolute,
+  // or when the directory stays in its parent.
+  std::optional<std::string> current = redirect_of(dentry);
+  if (current && (samedir || current->starts_with('/')))
+    return std::optional<std::string>();
+  if (samedir)
+    return std::optional<std::string>(dentry.name);
+
+  // The absolute lower path: each ancestor contributes its own redirect if
+  // it has one, else its name, up to an absolute redirect or the root.
+  std::vector<std::string> parts;
+  std::string prefix;
+  for (std::size_t depth = path.chain.size() - 1; depth > 0; --depth) {
+    const OvlDentry& d = path.chain[depth];
+    std::optional<std::string> own = redirect_of(d);
+    if (own && own->starts_with('/')) {
+      prefix = *own;
+      break;
+    }
+    parts.push_back(own ? *own : d.name);
+  }
+  std::string absolute = prefix;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+    absolute += "/" + *it;
+  if (absolute.size() > kRedirectMax)
+    return fs.fail(EXDEV, "the absolute redirect exceeds redirect_max");
+  return std::optional<std::string>(absolute);
+}
+
+}  // namespace ovlsim::model

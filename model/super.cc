@@ -1,0 +1,77 @@
+#include "model/super.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace ovlsim::model {
+
+bool Cred::in_group(gid_t g) const {
+  return g == gid || std::find(groups.begin(), groups.end(), g) != groups.end();
+}
+
+std::string OvlPath::path() const {
+  return path(chain.size() - 1);
+}
+
+std::string OvlPath::path(std::size_t depth) const {
+  if (depth == 0)
+    return "/";
+  std::string out;
+  for (std::size_t i = 1; i <= depth; ++i) {
+    out += '/';
+    out += chain[i].name;
+  }
+  return out;
+}
+
+OvlFs::OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
+             const MountOptions& opts, KernelVersion kernel)
+    : has_upper_(upper.has_value()),
+      opts_(opts),
+      xattrs_(opts.userxattr),
+      kernel_(kernel) {
+  assert(!lowers.empty() && "an overlay needs a lower layer");
+  layers_.reserve(lowers.size() + 1);
+  layers_.push_back(upper ? std::move(*upper) : Layer());
+  for (Layer& lower : lowers)
+    layers_.push_back(std::move(lower));
+  layer_has_xwhiteouts_.assign(layers_.size(), false);
+}
+
+LayerRef OvlFs::top(const OvlDentry& dentry) const {
+  assert(dentry.positive() && "top() of a negative dentry");
+  if (dentry.upper)
+    return {0, *dentry.upper};
+  return dentry.lower.front();
+}
+
+std::optional<std::string> OvlFs::get_private(const Inode& inode,
+                                              std::string_view suffix) const {
+  return inode.xattr(xattrs_.name(suffix));
+}
+
+void OvlFs::set_private(Inode& inode, std::string_view suffix,
+                        std::string_view value) {
+  inode.xattrs[xattrs_.name(suffix)] = std::string(value);
+}
+
+Timespec OvlFs::tick() {
+  now_.sec++;
+  return now_;
+}
+
+void OvlFs::log(EventKind kind, std::string path, std::size_t layer,
+                std::string detail) {
+  if (log_ == nullptr)
+    return;
+  log_->push_back({kind, std::move(path), layer, std::move(detail)});
+}
+
+Errno OvlFs::fail(int err, std::string_view why) {
+  if (log_ != nullptr)
+    log_->push_back({EventKind::kError, "", 0, std::string(why)});
+  return Errno{err};
+}
+
+}  // namespace ovlsim::model

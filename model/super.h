@@ -1,0 +1,178 @@
+// The mounted stack: layers, options and the state shared by all operations.
+//
+// OvlFs plays the part of the kernel's struct ovl_fs. Layer 0 is the upper
+// layer and layers 1..n are the lower layers from top to bottom, as in the
+// kernel's ofs->layers[]. Without an upper layer, layer 0 exists but is
+// unused and every write fails with EROFS.
+//
+// OvlDentry and OvlPath describe what a name in the merged view is made of;
+// lookup (lookup.h) builds them, and copy-up (copy_up.h) fills in the upper
+// half as it copies.
+#ifndef OVLSIM_MODEL_SUPER_H_
+#define OVLSIM_MODEL_SUPER_H_
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "model/event.h"
+#include "model/layer.h"
+#include "model/options.h"
+#include "model/result.h"
+#include "model/xattr.h"
+
+namespace ovlsim::model {
+
+// The credentials of the process calling into the overlay.
+struct Cred {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  mode_t umask = 022;
+
+  bool is_root() const { return uid == 0; }
+  bool in_group(gid_t g) const;
+};
+
+// One object in one layer.
+struct LayerRef {
+  std::size_t layer = 0;
+  InodeNumber ino = 0;
+
+  bool operator==(const LayerRef&) const = default;
+};
+
+// The layers that make up one name of the merged view (the kernel's dentry
+// with its struct ovl_entry).
+struct OvlDentry {
+  std::string name;  // "" for the root
+
+  // The object in the upper layer, if there is one.
+  std::optional<InodeNumber> upper;
+
+  // The lower objects below it, topmost first: for a merged directory every
+  // lower directory it merges, for a non-directory at most one.
+  std::vector<LayerRef> lower;
+
+  // The upper directory is opaque (overlay.opaque=y): nothing merges below.
+  bool opaque = false;
+
+  // Some lower directory of this merge is marked overlay.opaque=x: it may
+  // hold xwhiteouts, which readdir must then filter (WO-06).
+  bool xwhiteouts = false;
+
+  bool positive() const { return upper.has_value() || !lower.empty(); }
+  bool has_lower() const { return !lower.empty(); }
+};
+
+// A resolved path: the dentries from the root to the last component.
+struct OvlPath {
+  std::vector<OvlDentry> chain;  // chain[0] is the root
+  bool trailing_slash = false;   // the path ended in '/'
+
+  OvlDentry& target() { return chain.back(); }
+  const OvlDentry& target() const { return chain.back(); }
+  // REQUIRES: the target is not the root.
+  OvlDentry& parent() { return chain[chain.size() - 2]; }
+  const OvlDentry& parent() const { return chain[chain.size() - 2]; }
+  bool is_root() const { return chain.size() == 1; }
+
+  // The canonical absolute path of the target ("/" for the root).
+  std::string path() const;
+  // The canonical path of chain[depth].
+  std::string path(std::size_t depth) const;
+};
+
+class OvlFs {
+ public:
+  // REQUIRES: at least one lower layer; options already resolved.
+  OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
+        const MountOptions& opts, KernelVersion kernel);
+
+  bool has_upper() const { return has_upper_; }
+  std::size_t layer_count() const { return layers_.size(); }
+  // The index of the lowest layer.
+  std::size_t lowest() const { return layers_.size() - 1; }
+  const Layer& layer(std::size_t i) const { return layers_.at(i); }
+  Layer& upper_layer() { return layers_.at(0); }
+  const MountOptions& options() const { return opts_; }
+  const OverlayXattrs& xattrs() const { return xattrs_; }
+  KernelVersion kernel() const { return kernel_; }
+
+  const Inode& real(LayerRef ref) const {
+    return layers_.at(ref.layer).inode(ref.ino);
+  }
+  Inode& upper_inode(InodeNumber ino) { return layers_.at(0).inode(ino); }
+
+  // The topmost real object of a positive dentry: the upper one if any.
+  LayerRef top(const OvlDentry& dentry) const;
+  const Inode& top_inode(const OvlDentry& dentry) const {
+    return real(top(dentry));
+  }
+
+  // The value of the private xattr `suffix` (kOpaque, ...) on a real
+  // inode.
+  std::optional<std::string> get_private(const Inode& inode,
+                                         std::string_view suffix) const;
+  void set_private(Inode& inode, std::string_view suffix,
+                   std::string_view value);
+
+  // The logical clock. tick() advances it and returns the new time.
+  Timespec now() const { return now_; }
+  Timespec tick();
+
+  const Cred& cred() const { return cred_; }
+  void set_cred(const Cred& cred) { cred_ = cred; }
+
+  // Where events go; none by default.
+  void set_log(EventLog* log) { log_ = log; }
+  bool logging() const { return log_ != nullptr; }
+  void log(EventKind kind, std::string path, std::size_t layer,
+           std::string detail);
+
+  // Records why an operation fails and returns its errno.
+  Errno fail(int err, std::string_view why);
+
+  // Whether a lookup has met a directory marked overlay.opaque=x in lower
+  // layer `i`: only such layers have their xwhiteouts filtered by readdir
+  // (WO-06).
+  bool layer_has_xwhiteouts(std::size_t i) const {
+    return layer_has_xwhiteouts_.at(i);
+  }
+  void set_layer_has_xwhiteouts(std::size_t i) {
+    layer_has_xwhiteouts_.at(i) = true;
+  }
+
+  // The in-memory record of copy-ups, as the kernel's overlay inode keeps
+  // it: files opened on a lower object before its copy-up read and write
+  // the upper copy after it (RD-03).
+  void record_copy_up(LayerRef lower, InodeNumber upper) {
+    copied_up_[{lower.layer, lower.ino}] = upper;
+  }
+  std::optional<InodeNumber> copied_up(LayerRef lower) const {
+    auto it = copied_up_.find({lower.layer, lower.ino});
+    if (it == copied_up_.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::vector<Layer> layers_;
+  bool has_upper_;
+  MountOptions opts_;
+  OverlayXattrs xattrs_;
+  KernelVersion kernel_;
+  Timespec now_{1, 0};
+  Cred cred_;
+  EventLog* log_ = nullptr;
+  std::vector<bool> layer_has_xwhiteouts_;
+  std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
+};
+
+}  // namespace ovlsim::model
+
+#endif  // OVLSIM_MODEL_SUPER_H_
