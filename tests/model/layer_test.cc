@@ -97,11 +97,8 @@ TEST_CASE("Layer removes whole trees", "[layer]") {
 }
 
 TEST_CASE("Layer renames and exchanges as rename(2) does", "[layer]") {
-  Layer layer = LayerBuilder()
-                    .file("/a", "A")
-                    .file("/b", "B")
-                    .dir("/d1/sub")
-                    .dir("/d2");
+  Layer layer =
+      LayerBuilder().file("/a", "A").file("/b", "B").dir("/d1/sub").dir("/d2");
   InodeNumber root = layer.root();
 
   SECTION("rename replaces the target") {
@@ -121,8 +118,9 @@ TEST_CASE("Layer renames and exchanges as rename(2) does", "[layer]") {
     CHECK(layer.inode(d2).nlink == 3);
   }
 
-  SECTION("rename of a name onto another name of the same inode does "
-          "nothing") {
+  SECTION(
+      "rename of a name onto another name of the same inode does "
+      "nothing") {
     InodeNumber a = *layer.find("/a");
     layer.link(root, "a2", a);
     layer.rename(root, "a", root, "a2");
@@ -158,8 +156,8 @@ TEST_CASE("Layer compares trees without inode numbers", "[layer]") {
   CHECK(x.same_tree(y));
 
   SECTION("a difference in data, mode, xattrs or links is a difference") {
-    Layer data = LayerBuilder().file("/f", "2").dir("/d").hardlink("/d/h",
-                                                                   "/f");
+    Layer data =
+        LayerBuilder().file("/f", "2").dir("/d").hardlink("/d/h", "/f");
     CHECK_FALSE(x.same_tree(data));
     Layer xattr = y;
     xattr.inode(*xattr.find("/f")).xattrs.emplace("user.a", "1");

@@ -6,13 +6,14 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include "model/layer.h"
 #include "model/overlay.h"
@@ -57,7 +58,8 @@ class LayerBuilder {
     return xattr(path, kWhiteoutXattr, "");
   }
   // A directory marked overlay.opaque=<value> (WO-07, WO-08).
-  LayerBuilder& opaque_dir(std::string_view path, std::string_view value = "y") {
+  LayerBuilder& opaque_dir(std::string_view path,
+                           std::string_view value = "y") {
     if (!layer_.find(path))
       dir(path);
     return xattr(path, kOpaqueXattr, value);
@@ -132,8 +134,7 @@ class LayerBuilder {
 // Mounts a stack that must mount.
 inline Overlay mount_ok(Stack stack, MountOptions opts = {},
                         KernelVersion kernel = {}) {
-  Result<Overlay> mounted =
-      Overlay::mount(std::move(stack), opts, kernel);
+  Result<Overlay> mounted = Overlay::mount(std::move(stack), opts, kernel);
   REQUIRE(mounted.ok());
   return std::move(mounted).value();
 }
@@ -146,6 +147,13 @@ inline std::vector<std::string> names(Overlay& ovl, std::string_view path) {
   for (const Dirent& e : *entries)
     if (e.name != "." && e.name != "..")
       out.push_back(e.name);
+  return out;
+}
+
+// The same names, sorted: for checks that do not depend on DIR-03's order.
+inline std::vector<std::string> name_set(Overlay& ovl, std::string_view path) {
+  std::vector<std::string> out = names(ovl, path);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -185,9 +193,8 @@ inline std::vector<std::string> describe(const Layer& layer) {
 // The path of every object of a layer.
 inline std::vector<std::string> paths(const Layer& layer) {
   std::vector<std::string> out;
-  layer.walk([&](const std::string& path, const Inode&) {
-    out.push_back(path);
-  });
+  layer.walk(
+      [&](const std::string& path, const Inode&) { out.push_back(path); });
   return out;
 }
 
