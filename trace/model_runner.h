@@ -56,14 +56,16 @@ class ModelRunner {
 
   // Checks the expected states against the model and returns the first
   // difference, or nullopt when all hold. Upper checks run before merged
-  // ones (see merged_tree()).
+  // ones (see merged_tree()). States marked to_record are filled in from
+  // the model when `record` is true, and otherwise checked like the rest.
   // REQUIRES: mounted().
-  std::optional<std::string> check_states(
-      const std::vector<ExpectedState>& states);
+  std::optional<std::string> check_states(std::vector<ExpectedState>& states,
+                                          bool record = false);
 
  private:
   std::optional<model::Overlay> overlay_;
   std::map<std::string, int> fds_;  // trace name -> model descriptor
+  model::EventLog* log_ = nullptr;
 };
 
 // The result of running one scenario against the model.
@@ -74,8 +76,9 @@ struct RunReport {
   std::string step;      // the step as written ("unlink /a"), or "mount"
   std::string expected;  // in trace syntax
   std::string actual;    // in trace syntax, or the state difference
-  // For --record: the scenario with every unchecked outcome filled in from
-  // the model. Expectations already present are kept as written.
+  // For --record: the scenario with every unchecked outcome, and every
+  // state block marked to_record, filled in from the model. Expectations
+  // already present are kept as written.
   Scenario recorded;
 };
 

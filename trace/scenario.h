@@ -86,7 +86,13 @@ struct ExpectedState {
   std::string path;
   std::optional<model::InodeAttrs> object;
 
-  int line = 0;  // where the expectation starts in the trace
+  int line = 0;      // where the expectation starts in the trace
+  int end_line = 0;  // kMerged and kUpper: the line of its "end"
+
+  // kMerged and kUpper: the block had no entry at all, which asks
+  // `ovlsim run --record` to fill it in. (An empty tree is written
+  // "dir /".)
+  bool to_record = false;
 
   // Layers are compared by content, not identity.
   bool operator==(const ExpectedState& other) const;

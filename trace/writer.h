@@ -2,8 +2,10 @@
 //
 // The writer is the parser's inverse: parse_trace(write_trace(s)) equals s
 // for every Scenario the parser can produce, and for every Scenario built
-// by a program whose layers hold only what the format can say (times are
-// not written). Fuzzers use it to emit counterexamples, and `ovlsim run
+// by a program whose layers hold only what the format can say. Times are
+// not written, and overlay.origin and overlay.uuid are written without
+// their values (the format compares them by presence). Fuzzers use it to emit
+// counterexamples, and `ovlsim run
 // --record` to fill in expectations.
 #ifndef OVLSIM_TRACE_WRITER_H_
 #define OVLSIM_TRACE_WRITER_H_

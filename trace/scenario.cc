@@ -1,0 +1,60 @@
+#include "trace/scenario.h"
+
+#include <fmt/format.h>
+
+namespace ovlsim::trace {
+
+namespace {
+
+bool same_layer(const std::optional<model::Layer>& a,
+                const std::optional<model::Layer>& b) {
+  if (a.has_value() != b.has_value())
+    return false;
+  return !a || a->same_tree(*b);
+}
+
+bool same_attrs(const model::InodeAttrs& a, const model::InodeAttrs& b) {
+  return a.mode == b.mode && a.uid == b.uid && a.gid == b.gid &&
+         a.rdev == b.rdev && a.data == b.data && a.xattrs == b.xattrs &&
+         a.atime == b.atime && a.mtime == b.mtime && a.ctime == b.ctime;
+}
+
+}  // namespace
+
+bool ExpectedState::operator==(const ExpectedState& other) const {
+  if (kind != other.kind || line != other.line || path != other.path ||
+      end_line != other.end_line || to_record != other.to_record)
+    return false;
+  if (object.has_value() != other.object.has_value())
+    return false;
+  if (object && !same_attrs(*object, *other.object))
+    return false;
+  return tree.same_tree(other.tree);
+}
+
+bool Scenario::operator==(const Scenario& other) const {
+  if (stack.lowers.size() != other.stack.lowers.size())
+    return false;
+  for (size_t i = 0; i < stack.lowers.size(); ++i)
+    if (!stack.lowers[i].same_tree(other.stack.lowers[i]))
+      return false;
+  return title == other.title && description == other.description &&
+         same_layer(stack.upper, other.stack.upper) &&
+         upper_label == other.upper_label &&
+         lower_labels == other.lower_labels && options == other.options &&
+         mount_options == other.mount_options &&
+         options_error == other.options_error && kernel == other.kernel &&
+         mount_expect == other.mount_expect &&
+         mount_states == other.mount_states && steps == other.steps;
+}
+
+std::string layer_label(const Scenario& scenario, std::size_t layer) {
+  if (layer == 0)
+    return scenario.upper_label.empty() ? "upper" : scenario.upper_label;
+  if (layer <= scenario.lower_labels.size() &&
+      !scenario.lower_labels[layer - 1].empty())
+    return scenario.lower_labels[layer - 1];
+  return fmt::format("lower {}", layer);
+}
+
+}  // namespace ovlsim::trace
