@@ -23,7 +23,7 @@ InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry) {
     return layer_ino(dentry.lower.front());
 
   const Inode& upper = fs.real({0, *dentry.upper});
-  if (std::optional<std::string> origin = fs.get_private(upper, kOrigin)) {
+  if (const std::string* origin = fs.get_private(upper, kOrigin)) {
     if (std::optional<LayerRef> ref = decode_origin(fs, *origin))
       return layer_ino(*ref);
   }

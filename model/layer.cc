@@ -12,7 +12,9 @@ off_t Inode::size() const {
 }
 
 std::optional<std::string> Inode::xattr(std::string_view name) const {
-  auto it = xattrs.find(std::string(name));
+  if (xattrs.empty())
+    return std::nullopt;
+  auto it = xattrs.find(name);
   if (it == xattrs.end())
     return std::nullopt;
   return it->second;

@@ -45,7 +45,7 @@ struct Timespec {
 };
 
 // Extended attributes by full name ("user.foo", "trusted.overlay.opaque").
-using Xattrs = std::map<std::string, std::string>;
+using Xattrs = std::map<std::string, std::string, std::less<>>;
 
 struct Inode {
   InodeNumber ino = 0;

@@ -1,6 +1,7 @@
 #include "model/lookup.h"
 
-#include <deque>
+#include <charconv>
+#include <forward_list>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,31 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
+// Pushes the components of `path` on the stack `out`, so that the first
+// component is popped first.
+void push_components(std::string_view path,
+                     std::vector<std::string_view>& out) {
+  std::size_t end = path.size();
+  while (end > 0) {
+    std::size_t slash = path.rfind('/', end - 1);
+    std::size_t begin = slash == std::string_view::npos ? 0 : slash + 1;
+    if (end > begin)
+      out.push_back(path.substr(begin, end - begin));
+    if (slash == std::string_view::npos)
+      break;
+    end = slash;
+  }
+}
+
 // The object at the '/'-separated `name` below `dir` in one layer, as
 // ovl_lookup_layer() walks a multi-component redirect. Sets `stop` when an
 // intermediate component ends the search for every layer below.
 std::optional<InodeNumber> lookup_in_layer(const OvlFs& fs, LayerRef dir,
                                            std::string_view name, bool& stop) {
   const Layer& layer = fs.layer(dir.layer);
+  if (name.find('/') == std::string_view::npos)
+    return layer.lookup(dir.ino, name);
+
   std::vector<std::string> parts = split_path(name);
   InodeNumber cur = dir.ino;
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -74,10 +94,19 @@ std::string origin_marker(LayerRef origin) {
 }
 
 std::optional<LayerRef> decode_origin(const OvlFs& fs, std::string_view value) {
-  unsigned long layer = 0;
-  unsigned long long ino = 0;
-  std::string text(value);
-  if (std::sscanf(text.c_str(), "lower%lu:%llu", &layer, &ino) != 2)
+  // "lower<layer>:<ino>", as origin_marker() writes it.
+  constexpr std::string_view kPrefix = "lower";
+  if (!value.starts_with(kPrefix))
+    return std::nullopt;
+  std::size_t layer = 0;
+  InodeNumber ino = 0;
+  const char* end = value.data() + value.size();
+  auto [colon, err1] =
+      std::from_chars(value.data() + kPrefix.size(), end, layer);
+  if (err1 != std::errc() || colon == end || *colon != ':')
+    return std::nullopt;
+  auto [last, err2] = std::from_chars(colon + 1, end, ino);
+  if (err2 != std::errc() || last != end)
     return std::nullopt;
   if (layer == 0 || layer >= fs.layer_count())
     return std::nullopt;
@@ -85,6 +114,27 @@ std::optional<LayerRef> decode_origin(const OvlFs& fs, std::string_view value) {
     return std::nullopt;
   return LayerRef{layer, ino};
 }
+
+namespace {
+
+// The last step of a lookup: a merged directory whose upper half lacks an
+// origin gets one, and its parent becomes impure (ovl_fix_origin).
+OvlDentry finish_lookup(OvlFs& fs, OvlDentry& parent, OvlDentry& d,
+                        bool is_dir) {
+  if (d.upper && is_dir && !d.lower.empty()) {
+    Inode& upper = fs.upper_inode(*d.upper);
+    if (!fs.get_private(upper, kOrigin)) {
+      fs.set_private(upper, kOrigin, origin_marker(d.lower.front()));
+      fs.set_private(fs.upper_inode(*parent.upper), kImpure, "y");
+      fs.log(EventKind::kXattr, d.name, 0,
+             "lookup added overlay.origin to the merged directory and "
+             "marked its parent impure");
+    }
+  }
+  return std::move(d);
+}
+
+}  // namespace
 
 Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
                              std::string_view name) {
@@ -108,8 +158,7 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
       if (is_dir) {
         d.opaque = opaque_value(fs, 0, node) == Opaque::kYes;
         stop = d.opaque;
-        if (std::optional<std::string> redirect =
-                fs.get_private(node, kRedirect);
+        if (const std::string* redirect = fs.get_private(node, kRedirect);
             redirect && !stop) {
           lookup_name = apply_redirect(lookup_name, *redirect, from_root);
           redirected = true;
@@ -124,15 +173,14 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
   }
 
   // Then each lower directory of the parent's merge, top to bottom.
-  std::vector<LayerRef> dirs;
-  if (!stop) {
-    if (from_root) {
-      for (std::size_t i = 1; i < fs.layer_count(); ++i)
-        dirs.push_back({i, fs.layer(i).root()});
-    } else {
-      dirs = parent.lower;
-    }
+  std::vector<LayerRef> roots;
+  if (!stop && from_root) {
+    for (std::size_t i = 1; i < fs.layer_count(); ++i)
+      roots.push_back({i, fs.layer(i).root()});
   }
+  const std::vector<LayerRef>& dirs = from_root ? roots : parent.lower;
+  if (stop)
+    return finish_lookup(fs, parent, d, is_dir);
   if (redirected && !dirs.empty() &&
       fs.options().redirect_dir == RedirectDir::kNoFollow)
     return fs.fail(EPERM, "refusing to follow redirect");
@@ -170,7 +218,7 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
     }
     if (opaque == Opaque::kYes)
       break;
-    if (std::optional<std::string> redirect = fs.get_private(node, kRedirect)) {
+    if (const std::string* redirect = fs.get_private(node, kRedirect)) {
       if (fs.options().redirect_dir == RedirectDir::kNoFollow)
         return fs.fail(EPERM, "refusing to follow redirect");
       bool absolute = false;
@@ -178,10 +226,10 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
       // An absolute redirect in a lower layer is resolved from the roots of
       // the layers below it; the loop's remaining directories are replaced.
       if (absolute) {
-        std::vector<LayerRef> roots;
+        std::vector<LayerRef> below_roots;
         for (std::size_t i = dir.layer + 1; i < fs.layer_count(); ++i)
-          roots.push_back({i, fs.layer(i).root()});
-        for (const LayerRef& root : roots) {
+          below_roots.push_back({i, fs.layer(i).root()});
+        for (const LayerRef& root : below_roots) {
           bool ignored = false;
           std::optional<InodeNumber> below =
               lookup_in_layer(fs, root, lookup_name, ignored);
@@ -199,19 +247,7 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
     }
   }
 
-  // A merged directory whose upper half lacks an origin gets one, and its
-  // parent becomes impure (ovl_fix_origin).
-  if (d.upper && is_dir && !d.lower.empty()) {
-    Inode& upper = fs.upper_inode(*d.upper);
-    if (!fs.get_private(upper, kOrigin)) {
-      fs.set_private(upper, kOrigin, origin_marker(d.lower.front()));
-      fs.set_private(fs.upper_inode(*parent.upper), kImpure, "y");
-      fs.log(EventKind::kXattr, d.name, 0,
-             "lookup added overlay.origin to the merged directory and "
-             "marked its parent impure");
-    }
-  }
-  return d;
+  return finish_lookup(fs, parent, d, is_dir);
 }
 
 Status ovl_permission(const OvlFs& fs, const Inode& inode, int mask) {
@@ -251,15 +287,17 @@ Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
   walk.chain.push_back(std::move(root));
   walk.trailing_slash = path.size() > 1 && path.back() == '/';
 
-  std::deque<std::string> pending;
-  for (std::string& part : split_path(path))
-    pending.push_back(std::move(part));
+  // The components still to walk, as views into `path` or into copies of
+  // the symlink targets met on the way (a deque keeps the copies in place).
+  std::forward_list<std::string> targets;
+  std::vector<std::string_view> pending;  // a stack: the next one is last
+  push_components(path, pending);
   result.last = pending.empty() ? LastType::kRoot : LastType::kNormal;
   int links = 0;
 
   while (!pending.empty()) {
-    std::string name = std::move(pending.front());
-    pending.pop_front();
+    std::string_view name = pending.back();
+    pending.pop_back();
     bool last = pending.empty();
 
     // Every component is looked up in a directory the caller may search.
@@ -301,12 +339,11 @@ Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
         return fs.fail(ELOOP, "too many symlinks");
       if (node.data.empty())
         return Errno{ENOENT};
-      std::vector<std::string> target = split_path(node.data);
+      std::size_t before = pending.size();
+      push_components(targets.emplace_front(node.data), pending);
       if (node.data.starts_with('/'))
         walk.chain.resize(1);
-      for (auto it = target.rbegin(); it != target.rend(); ++it)
-        pending.push_front(*it);
-      if (last && target.empty())
+      if (last && pending.size() == before)
         result.last = LastType::kRoot;
       continue;
     }

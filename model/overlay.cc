@@ -311,8 +311,8 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
   if (fs.has_upper() && kernel >= KernelVersion{6, 6}) {
     Layer& upper = fs.upper_layer();
     Inode& root = upper.inode(upper.root());
-    bool stored = fs.get_private(root, kUuid).has_value();
-    bool fresh = !fs.get_private(root, kImpure).has_value();
+    bool stored = fs.get_private(root, kUuid) != nullptr;
+    bool fresh = fs.get_private(root, kImpure) == nullptr;
     if (!stored &&
         (opts.uuid == Uuid::kOn || (opts.uuid == Uuid::kAuto && fresh)))
       fs.set_private(root, kUuid, "model-uuid");

@@ -75,7 +75,7 @@ std::vector<MergedEntry> read_merged(const OvlFs& fs, const OvlDentry& dir) {
 // The d_ino of an entry: its origin's number when it has one (DIR-07).
 InodeNumber entry_ino(const OvlFs& fs, LayerRef ref) {
   const Inode& node = fs.real(ref);
-  if (std::optional<std::string> origin = fs.get_private(node, kOrigin))
+  if (const std::string* origin = fs.get_private(node, kOrigin))
     if (std::optional<LayerRef> decoded = decode_origin(fs, *origin))
       return layer_ino(*decoded);
   return layer_ino(ref);
@@ -88,7 +88,7 @@ bool ovl_dir_is_merged(const OvlFs& fs, const OvlDentry& dir) {
     return true;
   if (dir.lower.size() > 1)
     return true;
-  return fs.get_private(fs.top_inode(dir), kOrigin).has_value();
+  return fs.get_private(fs.top_inode(dir), kOrigin) != nullptr;
 }
 
 std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {

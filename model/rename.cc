@@ -25,7 +25,11 @@ Result<std::optional<std::string>> ovl_redirect_for_move(OvlFs& fs,
   auto redirect_of = [&](const OvlDentry& d) -> std::optional<std::string> {
     if (!d.upper)
       return std::nullopt;
-    return fs.get_private(fs.real({0, *d.upper}), kRedirect);
+    const std::string* value =
+        fs.get_private(fs.real({0, *d.upper}), kRedirect);
+    if (!value)
+      return std::nullopt;
+    return *value;
   };
 
   // A redirect the directory already has stays valid when it is absolute,

@@ -46,9 +46,12 @@ LayerRef OvlFs::top(const OvlDentry& dentry) const {
   return dentry.lower.front();
 }
 
-std::optional<std::string> OvlFs::get_private(const Inode& inode,
-                                              std::string_view suffix) const {
-  return inode.xattr(xattrs_.name(suffix));
+const std::string* OvlFs::get_private(const Inode& inode,
+                                      std::string_view suffix) const {
+  if (inode.xattrs.empty())
+    return nullptr;
+  auto it = inode.xattrs.find(xattrs_.name(suffix));
+  return it == inode.xattrs.end() ? nullptr : &it->second;
 }
 
 void OvlFs::set_private(Inode& inode, std::string_view suffix,

@@ -115,9 +115,10 @@ class OvlFs {
   }
 
   // The value of the private xattr `suffix` (kOpaque, ...) on a real
-  // inode.
-  std::optional<std::string> get_private(const Inode& inode,
-                                         std::string_view suffix) const;
+  // inode, or null when it has none. The pointer is valid until the
+  // inode's xattrs change.
+  const std::string* get_private(const Inode& inode,
+                                 std::string_view suffix) const;
   void set_private(Inode& inode, std::string_view suffix,
                    std::string_view value);
 

@@ -12,7 +12,7 @@ bool is_xwhiteout(const OvlFs& fs, const Inode& inode) {
   if (fs.kernel() < KernelVersion{6, 7})
     return false;
   return inode.is_reg() && inode.data.empty() &&
-         fs.get_private(inode, kWhiteout).has_value();
+         fs.get_private(inode, kWhiteout) != nullptr;
 }
 
 bool is_any_whiteout(const OvlFs& fs, const Inode& inode) {
@@ -28,7 +28,7 @@ InodeAttrs whiteout_attrs(Timespec now) {
 }
 
 Opaque opaque_value(const OvlFs& fs, std::size_t layer, const Inode& dir) {
-  std::optional<std::string> value = fs.get_private(dir, kOpaque);
+  const std::string* value = fs.get_private(dir, kOpaque);
   if (!value || value->size() != 1)
     return Opaque::kNone;
   if (*value == "y")

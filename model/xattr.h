@@ -17,6 +17,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ovlsim::model {
 
@@ -34,18 +36,15 @@ inline constexpr std::string_view kUuid = "uuid";
 
 class OverlayXattrs {
  public:
-  explicit OverlayXattrs(bool userxattr)
-      : prefix_(userxattr ? "user.overlay." : "trusted.overlay."),
-        escape_prefix_(prefix_ + "overlay.") {}
+  explicit OverlayXattrs(bool userxattr);
 
   // "trusted.overlay." or "user.overlay.".
   const std::string& prefix() const { return prefix_; }
 
   // The full name of a private xattr: name(kOpaque) is
   // "trusted.overlay.opaque".
-  std::string name(std::string_view suffix) const {
-    return prefix_ + std::string(suffix);
-  }
+  // REQUIRES: `suffix` is one of the k* names above.
+  const std::string& name(std::string_view suffix) const;
 
   // True for a name in the private namespace that is not an escaped copy
   // (ovl_is_private_xattr).
@@ -74,6 +73,9 @@ class OverlayXattrs {
  private:
   std::string prefix_;
   std::string escape_prefix_;
+  // The full names of the private xattrs above, built once: lookups of
+  // them are on every path walk.
+  std::vector<std::pair<std::string_view, std::string>> known_;
 };
 
 }  // namespace ovlsim::model
