@@ -1,0 +1,345 @@
+#include "model/copy_up.h"
+
+#include <sys/xattr.h>
+#include <cstdio>
+
+#include <catch2/catch.hpp>
+
+#include "model/overlay.h"
+#include "tests/model/stack_builder.h"
+
+namespace ovlsim::model {
+namespace {
+
+using testing::at;
+using testing::content;
+using testing::has;
+using testing::kImpureXattr;
+using testing::kOriginXattr;
+using testing::LayerBuilder;
+using testing::mount_ok;
+using testing::paths;
+
+constexpr Timespec kLowerAtime{1000, 111111111};
+constexpr Timespec kLowerMtime{2000, 222222222};
+
+// One lower layer holding one object of each kind, and an empty upper.
+Stack lower_objects() {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder()
+                      .file("/f", "lower data")
+                      .file("/g", "other")
+                      .symlink("/l", "f")
+                      .dir("/d")
+                      .xattr("/d", "user.gone", "1")
+                      .file("/d/child")
+                      .file("/e/deep/er/file", "deep")
+                      .node("/chr", S_IFCHR | 0620, makedev(4, 1))
+                      .node("/fifo", S_IFIFO | 0640, 0),
+                  Layer()};
+  return stack;
+}
+
+TEST_CASE("operations that copy up their target (CU-01)", "[copy_up]") {
+  Overlay ovl = mount_ok(lower_objects());
+  const Layer& upper = *ovl.upper();
+
+  SECTION("open for writing, even with nothing written") {
+    Result<int> wr = ovl.open("/f", O_WRONLY);
+    REQUIRE(wr.ok());
+    CHECK(at(upper, "/f").data == "lower data");
+    Result<int> rdwr = ovl.open("/g", O_RDWR);
+    REQUIRE(rdwr.ok());
+    CHECK(at(upper, "/g").data == "other");
+  }
+
+  SECTION("O_TRUNC, even read-only, leaves an empty upper file") {
+    Result<int> fd = ovl.open("/f", O_RDONLY | O_TRUNC);
+    REQUIRE(fd.ok());
+    CHECK(at(upper, "/f").data.empty());
+    CHECK(content(ovl, "/f").empty());
+  }
+
+  SECTION("truncate") {
+    REQUIRE(ovl.truncate("/f", 5).ok());
+    CHECK(at(upper, "/f").data == "lower");
+  }
+
+  SECTION("chmod, chown and utimes") {
+    REQUIRE(ovl.chmod("/f", 0600).ok());
+    CHECK(has(upper, "/f"));
+    REQUIRE(ovl.chown("/g", 1, 1).ok());
+    CHECK(has(upper, "/g"));
+    REQUIRE(ovl.utimens("/d", {5, 0}, {6, 0}).ok());
+    CHECK(has(upper, "/d"));
+  }
+
+  SECTION("utimes on a symlink without following it (touch -h)") {
+    REQUIRE(
+        ovl.utimens("/l", {0, UTIME_NOW}, {0, UTIME_NOW}, Follow::kNo).ok());
+    CHECK(at(upper, "/l").is_symlink());
+    CHECK_FALSE(has(upper, "/f"));
+  }
+
+  SECTION("lchown of a symlink, even with nothing changed") {
+    REQUIRE(ovl.chown("/l", -1, -1, Follow::kNo).ok());
+    CHECK(at(upper, "/l").is_symlink());
+    CHECK_FALSE(has(upper, "/f"));
+  }
+
+  SECTION("setxattr and removexattr") {
+    REQUIRE(ovl.setxattr("/f", "user.k", "v").ok());
+    CHECK(at(upper, "/f").xattr("user.k") == "v");
+    REQUIRE(ovl.removexattr("/d", "user.gone").ok());
+    CHECK(has(upper, "/d"));
+    CHECK_FALSE(at(upper, "/d").xattr("user.gone"));
+  }
+
+  SECTION("the source of link(2)") {
+    REQUIRE(ovl.link("/f", "/f2").ok());
+    CHECK(has(upper, "/f"));
+    CHECK(*upper.find("/f") == *upper.find("/f2"));
+  }
+
+  SECTION("the source of rename(2)") {
+    REQUIRE(ovl.rename("/f", "/renamed").ok());
+    CHECK(at(upper, "/renamed").data == "lower data");
+  }
+
+  SECTION("the destination of RENAME_EXCHANGE") {
+    REQUIRE(ovl.rename("/f", "/g", RENAME_EXCHANGE).ok());
+    CHECK(at(upper, "/f").data == "other");
+    CHECK(at(upper, "/g").data == "lower data");
+  }
+}
+
+TEST_CASE("read-only operations never copy up (RD-02)", "[copy_up]") {
+  Overlay ovl = mount_ok(lower_objects());
+
+  Result<int> fd = ovl.open("/f", O_RDONLY);
+  REQUIRE(fd.ok());
+  CHECK(*ovl.read(*fd, 100) == "lower data");
+  CHECK(*ovl.pread(*fd, 5, 6) == "data");
+  REQUIRE(ovl.fstat(*fd).ok());
+  REQUIRE(ovl.close(*fd).ok());
+  CHECK(ovl.readlink("/l").ok());
+  CHECK(ovl.readdir("/d").ok());
+  CHECK(ovl.readdir("/e/deep").ok());
+  CHECK(ovl.stat("/l").ok());
+  CHECK(ovl.lstat("/chr").ok());
+  CHECK(ovl.listxattr("/f").ok());
+  CHECK(ovl.getxattr("/f", "user.none").err() == ENODATA);
+  Result<int> dir = ovl.open("/d", O_RDONLY | O_DIRECTORY);
+  REQUIRE(dir.ok());
+  REQUIRE(ovl.close(*dir).ok());
+
+  CHECK(paths(*ovl.upper()) == std::vector<std::string>{"/"});
+}
+
+TEST_CASE("utimensat with both times UTIME_OMIT changes nothing (CU-01)",
+          "[copy_up][!mayfail]") {
+  // Kernel 6.18: utimensat(path, {UTIME_OMIT, UTIME_OMIT}) returns 0 in
+  // do_utimes() before reaching overlayfs, so the lower file is not copied
+  // up (checked on a tmpfs-backed overlay: the upper layer stayed empty).
+  Overlay ovl = mount_ok(lower_objects());
+  REQUIRE(ovl.utimens("/f", {0, UTIME_OMIT}, {0, UTIME_OMIT}).ok());
+  CHECK_FALSE(has(*ovl.upper(), "/f"));
+}
+
+TEST_CASE("copy-up copies the parents first (CU-02)", "[copy_up]") {
+  Overlay ovl = mount_ok(lower_objects());
+  const Layer& upper = *ovl.upper();
+
+  SECTION("chmod of a deep file copies up every missing ancestor") {
+    REQUIRE(ovl.chmod("/e/deep/er/file", 0600).ok());
+    CHECK(paths(upper) == std::vector<std::string>{"/", "/e", "/e/deep",
+                                                   "/e/deep/er",
+                                                   "/e/deep/er/file"});
+    for (const char* dir : {"/e", "/e/deep", "/e/deep/er"}) {
+      CHECK(at(upper, dir).is_dir());
+      CHECK(at(upper, dir).xattr(kOriginXattr).has_value());
+    }
+  }
+
+  SECTION("removing a name in a lower-only directory copies the chain") {
+    REQUIRE(ovl.unlink("/e/deep/er/file").ok());
+    CHECK(paths(upper) == std::vector<std::string>{"/", "/e", "/e/deep",
+                                                   "/e/deep/er",
+                                                   "/e/deep/er/file"});
+    CHECK(S_ISCHR(at(upper, "/e/deep/er/file").mode));
+  }
+
+  SECTION("creating a name in a lower-only directory copies the chain") {
+    REQUIRE(ovl.mkdir("/e/deep/new", 0755).ok());
+    CHECK(paths(upper) ==
+          std::vector<std::string>{"/", "/e", "/e/deep", "/e/deep/new"});
+  }
+}
+
+TEST_CASE("a directory is copied up without its children (CU-03)",
+          "[copy_up]") {
+  Overlay ovl = mount_ok(lower_objects());
+  REQUIRE(ovl.chmod("/d", 0700).ok());
+  CHECK(paths(*ovl.upper()) == std::vector<std::string>{"/", "/d"});
+  CHECK(testing::name_set(ovl, "/d") == std::vector<std::string>{"child"});
+}
+
+TEST_CASE("copy-up preserves what the kernel preserves (CU-04)", "[copy_up]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder()
+                      .file("/suid", "binary", 06755)
+                      .owner("/suid", 1000, 1001)
+                      .times("/suid", kLowerAtime, kLowerMtime)
+                      .xattr("/suid", "user.u", "1")
+                      .xattr("/suid", "trusted.t", "2")
+                      .xattr("/suid", "security.capability", "cap")
+                      .xattr("/suid", "security.selinux", "ctx")
+                      .xattr("/suid", "trusted.overlay.overlay.esc", "escaped")
+                      .dir("/sticky", 01777)
+                      .owner("/sticky", 7, 8)
+                      .times("/sticky", kLowerAtime, kLowerMtime)
+                      .symlink("/link", "some/target")
+                      .owner("/link", 3, 4)
+                      .node("/blk", S_IFBLK | 0660, makedev(8, 3))
+                      .node("/fifo", S_IFIFO | 0640, 0)
+                      .owner("/fifo", 9, 9),
+                  Layer()};
+  Overlay ovl = mount_ok(std::move(stack));
+  const Layer& upper = *ovl.upper();
+  const Layer& lower = ovl.lower(0);
+
+  SECTION(
+      "a regular file keeps data, mode with suid and sgid, owner, "
+      "times and xattrs") {
+    REQUIRE(ovl.open("/suid", O_WRONLY).ok());
+    const Inode& up = at(upper, "/suid");
+    CHECK(up.mode == (S_IFREG | 06755));
+    CHECK(up.uid == 1000);
+    CHECK(up.gid == 1001);
+    CHECK(up.data == "binary");
+    CHECK(up.atime == kLowerAtime);
+    CHECK(up.mtime == kLowerMtime);
+    CHECK(up.xattr("user.u") == "1");
+    CHECK(up.xattr("trusted.t") == "2");
+    CHECK(up.xattr("security.capability") == "cap");
+    CHECK(up.xattr("security.selinux") == "ctx");
+    CHECK(up.xattr("trusted.overlay.overlay.esc") == "escaped");
+    CHECK(*ovl.getxattr("/suid", "trusted.overlay.esc") == "escaped");
+  }
+
+  SECTION("ctime becomes the copy-up time") {
+    const Inode& low = at(lower, "/suid");
+    REQUIRE(ovl.open("/suid", O_WRONLY).ok());
+    CHECK(at(upper, "/suid").ctime > low.ctime);
+  }
+
+  SECTION("a directory keeps its sticky mode, owner and times") {
+    REQUIRE(ovl.chown("/sticky", -1, -1).ok());
+    const Inode& up = at(upper, "/sticky");
+    CHECK(up.mode == (S_IFDIR | 01777));
+    CHECK(up.uid == 7);
+    CHECK(up.gid == 8);
+    CHECK(up.atime == kLowerAtime);
+    CHECK(up.mtime == kLowerMtime);
+  }
+
+  SECTION("a symlink keeps its target and owner") {
+    REQUIRE(ovl.chown("/link", -1, -1, Follow::kNo).ok());
+    const Inode& up = at(upper, "/link");
+    CHECK(up.is_symlink());
+    CHECK(up.data == "some/target");
+    CHECK(up.uid == 3);
+    CHECK(up.gid == 4);
+    CHECK(*ovl.readlink("/link") == "some/target");
+  }
+
+  SECTION("device nodes and fifos keep their type and device number") {
+    REQUIRE(ovl.chmod("/blk", 0600).ok());
+    REQUIRE(ovl.chmod("/fifo", 0600).ok());
+    CHECK(at(upper, "/blk").mode == (S_IFBLK | 0600));
+    CHECK(at(upper, "/blk").rdev == makedev(8, 3));
+    CHECK(at(upper, "/fifo").mode == (S_IFIFO | 0600));
+    CHECK(at(upper, "/fifo").uid == 9);
+    CHECK(ovl.lstat("/blk")->rdev == makedev(8, 3));
+  }
+}
+
+TEST_CASE("private lower xattrs are neither copied nor shown (CU-05)",
+          "[copy_up][xattr]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder()
+                      .file("/f", "x")
+                      .xattr("/f", "trusted.overlay.foo", "private")
+                      .xattr("/f", "user.keep", "1"),
+                  Layer()};
+  Overlay ovl = mount_ok(std::move(stack));
+
+  CHECK(*ovl.listxattr("/f") == std::vector<std::string>{"user.keep"});
+  CHECK(ovl.getxattr("/f", "trusted.overlay.foo").err() == ENODATA);
+  REQUIRE(ovl.chmod("/f", 0600).ok());
+  CHECK_FALSE(at(*ovl.upper(), "/f").xattr("trusted.overlay.foo"));
+  CHECK(at(*ovl.upper(), "/f").xattr("user.keep") == "1");
+}
+
+TEST_CASE(
+    "copy-up records the origin (CU-06) and marks the parent impure "
+    "(CU-07)",
+    "[copy_up]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder()
+                      .file("/d/f", "x")
+                      .file("/h1", "linked")
+                      .hardlink("/h2", "/h1"),
+                  Layer()};
+  Overlay ovl = mount_ok(std::move(stack));
+  const Layer& upper = *ovl.upper();
+
+  SECTION("the copy and its copied-up parent get origin") {
+    REQUIRE(ovl.chmod("/d/f", 0600).ok());
+    CHECK(at(upper, "/d/f").xattr(kOriginXattr).has_value());
+    CHECK(at(upper, "/d").xattr(kOriginXattr).has_value());
+  }
+
+  SECTION("every parent that receives a copy is impure") {
+    REQUIRE(ovl.chmod("/d/f", 0600).ok());
+    CHECK(at(upper, "/d").xattr(kImpureXattr) == "y");
+    CHECK(at(upper, "/").xattr(kImpureXattr) == "y");
+    CHECK_FALSE(at(upper, "/d/f").xattr(kImpureXattr));
+  }
+
+  SECTION("a lower file with several links gets no origin with index off") {
+    REQUIRE(ovl.chmod("/h1", 0600).ok());
+    CHECK_FALSE(at(upper, "/h1").xattr(kOriginXattr));
+    CHECK(at(upper, "/h1").data == "linked");
+  }
+}
+
+TEST_CASE("copy-up leaves the parent's times alone (CU-09)", "[copy_up]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {
+      LayerBuilder().file("/d/f", "x").times("/d", kLowerAtime, kLowerMtime),
+      Layer()};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.chmod("/d/f", 0600).ok());
+  Result<Stat> st = ovl.stat("/d");
+  REQUIRE(st.ok());
+  CHECK(st->layer == 0);
+  CHECK(st->mtime == kLowerMtime);
+  CHECK(st->atime == kLowerAtime);
+}
+
+TEST_CASE("copy-up needs an upper layer", "[copy_up]") {
+  Stack stack = lower_objects();
+  stack.upper.reset();
+  Overlay ovl = mount_ok(std::move(stack));
+  CHECK(ovl.open("/f", O_WRONLY).err() == EROFS);
+  CHECK(ovl.chmod("/f", 0600).err() == EROFS);
+}
+
+}  // namespace
+}  // namespace ovlsim::model
