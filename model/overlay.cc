@@ -687,7 +687,8 @@ Status Overlay::rmdir(std::string_view path) {
   const Inode& dir = fs.top_inode(p.parent());
   if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
     return fs.fail(EACCES, "no write permission on the parent");
-  OVL_TRY(ovl_check_empty_dir(fs, p));
+  OVL_TRY(
+      ovl_check_empty_dir(fs, p, lower_positive(fs, p.parent(), p.target())));
 
   fs.tick();
   return impl_->remove(p);
@@ -964,7 +965,7 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
       return fs.fail(EACCES, "no write permission on a parent");
   }
   if (!exchange && target_dir)
-    OVL_TRY(ovl_check_empty_dir(fs, to));
+    OVL_TRY(ovl_check_empty_dir(fs, to, false));
 
   // overlayfs' own limits: directories with lower halves need redirects.
   if (!ovl_can_move(fs, from.target()) ||

@@ -117,14 +117,14 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
   return out;
 }
 
-Status ovl_check_empty_dir(OvlFs& fs, const OvlPath& path) {
+Status ovl_check_empty_dir(OvlFs& fs, const OvlPath& path,
+                           bool lower_positive) {
   const OvlDentry& dir = path.target();
 
-  // A pure upper directory is removed by the upper filesystem itself,
-  // which counts whiteouts as entries.
-  if (!dir.has_lower() && !ovl_dir_is_merged(fs, dir)) {
+  bool pure_upper = !dir.has_lower() && !ovl_dir_is_merged(fs, dir);
+  if (pure_upper && !lower_positive) {
     if (!fs.top_inode(dir).entries.empty())
-      return fs.fail(ENOTEMPTY, "the directory has entries");
+      return fs.fail(ENOTEMPTY, "the upper directory has entries");
     return Ok{};
   }
 

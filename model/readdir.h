@@ -31,10 +31,15 @@ bool ovl_dir_is_merged(const OvlFs& fs, const OvlDentry& dir);
 // The entries of the positive directory `dir`, "." and ".." first.
 std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& dir);
 
-// ovl_check_empty_dir: may the directory be removed or replaced? It may
-// when the merged listing holds nothing but ".", ".." and whiteouts.
+// ovl_check_empty_dir: may the directory at the target of `path` be removed
+// or replaced? A pure upper directory (no lower half, not merged) whose name
+// no lower layer has is left to the upper filesystem, which counts
+// whiteouts as entries (RM-05). Any other may go when its merged listing
+// holds nothing but whiteouts (RM-02); the caller then removes the
+// whiteouts with it. `lower_positive` tells whether a lower layer has the
+// name (rmdir asks; rename does not).
 // Errors: ENOTEMPTY.
-Status ovl_check_empty_dir(OvlFs& fs, const OvlPath& dir);
+Status ovl_check_empty_dir(OvlFs& fs, const OvlPath& path, bool lower_positive);
 
 }  // namespace ovlsim::model
 
