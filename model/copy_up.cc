@@ -4,22 +4,28 @@
 
 #include <fmt/format.h>
 
+#include "model/inode.h"
 #include "model/lookup.h"
 
 namespace ovlsim::model {
 
 namespace {
 
-// The attributes of the upper copy of `src`.
-InodeAttrs copy_attrs(const OvlFs& fs, const Inode& src, CopyUpData data,
-                      Timespec now) {
+// The attributes of the upper copy of `src`, whose data is `data_src`.
+InodeAttrs copy_attrs(const OvlFs& fs, const Inode& src, const Inode* data_src,
+                      CopyUpData data, Timespec now) {
   InodeAttrs attrs;
   attrs.mode = src.mode;
   attrs.uid = src.uid;
   attrs.gid = src.gid;
   attrs.rdev = src.rdev;
-  if (src.is_symlink() || (src.is_reg() && data == CopyUpData::kFull))
+  if (src.is_symlink())
     attrs.data = src.data;
+  if (src.is_reg() && data == CopyUpData::kFull && data_src != nullptr)
+    attrs.data = data_src->data;
+  // A metacopy file has its full size but no data: a sparse file.
+  if (src.is_reg() && data == CopyUpData::kMeta)
+    attrs.data.assign(src.data.size(), '\0');
   for (const auto& [name, value] : src.xattrs)
     if (!fs.xattrs().is_private(name))
       attrs.xattrs.emplace(name, value);
@@ -29,14 +35,53 @@ InodeAttrs copy_attrs(const OvlFs& fs, const Inode& src, CopyUpData data,
   return attrs;
 }
 
+const char* what_was_copied(const Inode& src, CopyUpData data) {
+  if (src.is_dir())
+    return "directory, without its children";
+  if (!src.is_reg())
+    return "metadata";
+  switch (data) {
+    case CopyUpData::kFull:
+      return "data and metadata";
+    case CopyUpData::kEmpty:
+      return "metadata only, data truncated";
+    case CopyUpData::kMeta:
+      return "metadata only: overlay.metacopy, data stays below";
+  }
+  return "";
+}
+
+// Copies the data of an upper metacopy file up from below
+// (ovl_copy_up_meta_inode_data).
+Status copy_up_data(OvlFs& fs, OvlPath& path, std::size_t depth,
+                    CopyUpData data) {
+  OvlDentry& dentry = path.chain[depth];
+  Inode& upper = fs.upper_inode(*dentry.upper);
+  std::optional<LayerRef> source = ovl_data_ref(fs, dentry);
+  if (!source || source->layer == 0)
+    return fs.fail(EIO, "the data of a metacopy file is missing");
+  if (data == CopyUpData::kFull)
+    upper.data = fs.real(*source).data;
+  upper.xattrs.erase(fs.xattrs().name(kMetacopy));
+  fs.log(EventKind::kCopyUp, path.path(depth), source->layer,
+         fmt::format("copied the data up from lower layer {}; "
+                     "overlay.metacopy removed",
+                     source->layer));
+  return Ok{};
+}
+
 }  // namespace
 
 Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
                    CopyUpData data) {
   OvlDentry& dentry = path.chain[depth];
   assert(dentry.positive() && "copy-up of a negative dentry");
-  if (dentry.upper)
+  if (dentry.upper) {
+    bool metacopy = fs.get_private(fs.upper_inode(*dentry.upper), kMetacopy);
+    if (metacopy && data != CopyUpData::kMeta)
+      return copy_up_data(fs, path, depth, data);
     return Ok{};
+  }
   if (!fs.has_upper())
     return fs.fail(EROFS, "the overlay has no upper layer");
 
@@ -47,10 +92,19 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   OvlDentry& parent = path.chain[depth - 1];
   LayerRef origin = dentry.lower.front();
   const Inode& src = fs.real(origin);
+  if (data == CopyUpData::kMeta && (!fs.options().metacopy || !src.is_reg()))
+    data = CopyUpData::kFull;
+  std::optional<LayerRef> data_ref = ovl_data_ref(fs, dentry);
+  if (src.is_reg() && data == CopyUpData::kFull && !data_ref)
+    return fs.fail(EIO, "the data of a metacopy file is missing");
+  const Inode* data_src = data_ref ? &fs.real(*data_ref) : nullptr;
+
   Layer& upper = fs.upper_layer();
   InodeNumber ino = upper.create(*parent.upper, dentry.name,
-                                 copy_attrs(fs, src, data, fs.now()));
+                                 copy_attrs(fs, src, data_src, data, fs.now()));
   dentry.upper = ino;
+  if (data == CopyUpData::kMeta)
+    fs.set_private(upper.inode(ino), kMetacopy, "");
 
   // A lower hard link would be broken by a copy without an index, so the
   // copy does not claim the lower inode as its origin (HL-02).
@@ -63,17 +117,11 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   }
   fs.set_private(upper.inode(*parent.upper), kImpure, "y");
 
-  if (fs.logging()) {
-    std::string what = src.is_dir()   ? "directory, without its children"
-                       : src.is_reg() ? (data == CopyUpData::kFull
-                                             ? "data and metadata"
-                                             : "metadata only, data truncated")
-                                      : "metadata";
-    fs.log(
-        EventKind::kCopyUp, path.path(depth), origin.layer,
-        fmt::format("copied up from lower layer {} ({}){}", origin.layer, what,
-                    broken_link ? "; no origin: hard link broken" : ""));
-  }
+  if (fs.logging())
+    fs.log(EventKind::kCopyUp, path.path(depth), origin.layer,
+           fmt::format("copied up from lower layer {} ({}){}", origin.layer,
+                       what_was_copied(src, data),
+                       broken_link ? "; no origin: hard link broken" : ""));
   return Ok{};
 }
 

@@ -27,10 +27,14 @@ namespace ovlsim::model {
 enum class CopyUpData {
   kFull,   // copy the data along with the metadata
   kEmpty,  // the caller truncates to 0 at once (open with O_TRUNC)
+  kMeta,   // a metadata change: with metacopy=on a regular file is copied
+           // without its data and marked overlay.metacopy (MD-09)
 };
 
 // Makes path.chain[depth] an upper object, copying its ancestors first, and
-// fills in the `upper` of every dentry it copied.
+// fills in the `upper` of every dentry it copied. An upper metacopy file
+// asked for with kFull or kEmpty gets its data now, and loses
+// overlay.metacopy.
 // REQUIRES: the dentry is positive.
 // Errors: EROFS when the overlay has no upper layer.
 Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,

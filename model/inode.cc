@@ -51,6 +51,15 @@ Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root) {
   return st;
 }
 
+std::optional<LayerRef> ovl_data_ref(const OvlFs& fs, const OvlDentry& dentry) {
+  if (dentry.upper && !fs.get_private(fs.real({0, *dentry.upper}), kMetacopy))
+    return LayerRef{0, *dentry.upper};
+  for (const LayerRef& ref : dentry.lower)
+    if (!fs.get_private(fs.real(ref), kMetacopy))
+      return ref;
+  return std::nullopt;
+}
+
 unsigned char dirent_type(mode_t mode) {
   switch (mode & S_IFMT) {
     case S_IFREG:

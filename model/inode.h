@@ -26,6 +26,10 @@ InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry);
 // ovl_getattr: the attributes of a positive dentry.
 Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root);
 
+// Where the data of a positive regular file lives: the topmost object that
+// is not a metacopy file (MD-09), or nullopt when none was found.
+std::optional<LayerRef> ovl_data_ref(const OvlFs& fs, const OvlDentry& dentry);
+
 // The d_type of a mode (DT_REG, DT_DIR, ...).
 unsigned char dirent_type(mode_t mode);
 

@@ -145,6 +145,8 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
   bool stop = false;
   bool is_dir = false;
   bool redirected = false;
+  // The object found so far is a metacopy file whose data lies below.
+  bool need_data = false;
 
   // The upper layer first.
   if (parent.upper) {
@@ -166,6 +168,9 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
       } else if (fs.get_private(node, kMetacopy)) {
         if (!fs.options().metacopy)
           return fs.fail(EPERM, "refusing to follow metacopy origin");
+        need_data = true;
+        if (const std::string* redirect = fs.get_private(node, kRedirect))
+          lookup_name = apply_redirect(lookup_name, *redirect, from_root);
       } else {
         stop = true;
       }
@@ -175,7 +180,7 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
   // Then each lower directory of the parent's merge, top to bottom.
   std::vector<LayerRef> roots;
   if (!stop && from_root) {
-    for (std::size_t i = 1; i < fs.layer_count(); ++i)
+    for (std::size_t i = 1; i <= fs.lowest(); ++i)
       roots.push_back({i, fs.layer(i).root()});
   }
   const std::vector<LayerRef>& dirs = from_root ? roots : parent.lower;
@@ -201,9 +206,19 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
     if (!node.is_dir()) {
       // A non-directory below a directory ends the merge without joining
       // it (LK-04); on its own, it is the object (LK-02). Below a metacopy
-      // upper file it supplies the data (MD-09).
-      if (!is_dir && (d.lower.empty()))
-        d.lower.push_back(ref);
+      // file it supplies the data (MD-09).
+      if (is_dir || (d.positive() && !need_data))
+        break;
+      d.lower.push_back(ref);
+      need_data = false;
+      if (fs.get_private(node, kMetacopy) && node.is_reg()) {
+        if (!fs.options().metacopy)
+          return fs.fail(EPERM, "refusing to follow metacopy origin");
+        need_data = true;
+        if (const std::string* redirect = fs.get_private(node, kRedirect))
+          lookup_name = apply_redirect(lookup_name, *redirect, from_root);
+        continue;
+      }
       break;
     }
     if (d.positive() && !is_dir)
@@ -227,7 +242,7 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
       // the layers below it; the loop's remaining directories are replaced.
       if (absolute) {
         std::vector<LayerRef> below_roots;
-        for (std::size_t i = dir.layer + 1; i < fs.layer_count(); ++i)
+        for (std::size_t i = dir.layer + 1; i <= fs.lowest(); ++i)
           below_roots.push_back({i, fs.layer(i).root()});
         for (const LayerRef& root : below_roots) {
           bool ignored = false;
@@ -247,6 +262,19 @@ Result<OvlDentry> ovl_lookup(OvlFs& fs, OvlDentry& parent,
     }
   }
 
+  // A metacopy file without data in the layers above finds it in the
+  // data-only layers, by its absolute redirect (LK-08).
+  if (need_data && from_root) {
+    for (std::size_t i = fs.lowest() + 1; i < fs.layer_count(); ++i) {
+      bool ignored = false;
+      std::optional<InodeNumber> data =
+          lookup_in_layer(fs, {i, fs.layer(i).root()}, lookup_name, ignored);
+      if (data && fs.real({i, *data}).is_reg()) {
+        d.lower.push_back({i, *data});
+        break;
+      }
+    }
+  }
   return finish_lookup(fs, parent, d, is_dir);
 }
 
@@ -282,7 +310,7 @@ Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
   OvlDentry root;
   root.upper =
       fs.has_upper() ? std::optional(fs.layer(0).root()) : std::nullopt;
-  for (std::size_t i = 1; i < fs.layer_count(); ++i)
+  for (std::size_t i = 1; i <= fs.lowest(); ++i)
     root.lower.push_back({i, fs.layer(i).root()});
   walk.chain.push_back(std::move(root));
   walk.trailing_slash = path.size() > 1 && path.back() == '/';

@@ -37,7 +37,8 @@ bool wants_write(int flags) {
 }  // namespace
 
 struct Overlay::OpenFile {
-  LayerRef real;        // where the data lives now
+  LayerRef real;        // the object opened, or its upper copy once copied
+  LayerRef data;        // where its bytes are: below a metacopy file
   int flags = 0;        // the open(2) flags
   off_t pos = 0;        // the file position
   bool pinned = false;  // real is an upper inode this file keeps alive
@@ -46,7 +47,8 @@ struct Overlay::OpenFile {
 class Overlay::Impl {
  public:
   Impl(Stack stack, const MountOptions& opts, KernelVersion kernel)
-      : fs(std::move(stack.upper), std::move(stack.lowers), opts, kernel) {}
+      : fs(std::move(stack.upper), std::move(stack.lowers),
+           std::move(stack.data_lowers), opts, kernel) {}
 
   OvlFs fs;
   std::map<int, OpenFile> files;
@@ -186,6 +188,9 @@ class Overlay::Impl {
         of.pinned = true;
       }
     }
+    if (of.real.layer == 0 && of.data != of.real &&
+        !fs.get_private(fs.real(of.real), kMetacopy))
+      of.data = of.real;
     return &of;
   }
 
@@ -244,7 +249,7 @@ class Overlay::Impl {
       return Errno{of.err()};
     if (((*of)->flags & O_ACCMODE) == O_WRONLY)
       return fs.fail(EBADF, "the file is not open for reading");
-    const Inode& inode = fs.real((*of)->real);
+    const Inode& inode = fs.real((*of)->data);
     if (inode.is_dir())
       return fs.fail(EISDIR, "read of a directory");
     if (offset && *offset < 0)
@@ -295,13 +300,17 @@ Overlay::~Overlay() = default;
 
 Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
                                KernelVersion kernel) {
+  std::size_t layers = stack.lowers.size() + stack.data_lowers.size();
   if (stack.lowers.empty())
     return Errno{EINVAL};
-  if (!stack.upper && stack.lowers.size() < 2)
+  if (!stack.upper && layers < 2)
     return Errno{EINVAL};
-  if (stack.lowers.size() > kMaxLowerLayers)
+  if (layers > kMaxLowerLayers)
     return Errno{EINVAL};
   OVL_TRY(resolve_options(opts, stack.upper.has_value()));
+  // Data-only layers are reached only through metacopy files.
+  if (!stack.data_lowers.empty() && !opts.metacopy)
+    return Errno{EINVAL};
 
   auto impl = std::make_unique<Impl>(std::move(stack), opts, kernel);
   OvlFs& fs = impl->fs;
@@ -331,8 +340,10 @@ Stack Overlay::unmount() && {
   const OvlFs& fs = impl_->fs;
   if (fs.has_upper())
     stack.upper = fs.layer(0);
-  for (std::size_t i = 1; i < fs.layer_count(); ++i)
+  for (std::size_t i = 1; i <= fs.lowest(); ++i)
     stack.lowers.push_back(fs.layer(i));
+  for (std::size_t i = fs.lowest() + 1; i < fs.layer_count(); ++i)
+    stack.data_lowers.push_back(fs.layer(i));
   return stack;
 }
 
@@ -345,7 +356,15 @@ const Layer& Overlay::lower(std::size_t i) const {
 }
 
 std::size_t Overlay::lower_count() const {
-  return impl_->fs.layer_count() - 1;
+  return impl_->fs.lowest();
+}
+
+const Layer& Overlay::data_lower(std::size_t i) const {
+  return impl_->fs.layer(impl_->fs.lowest() + 1 + i);
+}
+
+std::size_t Overlay::data_lower_count() const {
+  return impl_->fs.data_only_count();
 }
 
 const MountOptions& Overlay::options() const {
@@ -413,7 +432,7 @@ Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
     Result<InodeNumber> ino = impl_->create(p, attrs);
     if (!ino)
       return Errno{ino.err()};
-    impl_->files[impl_->next_fd] = {{0, *ino}, flags, 0, true};
+    impl_->files[impl_->next_fd] = {{0, *ino}, {0, *ino}, flags, 0, true};
     fs.upper_layer().pin(*ino);
     return impl_->next_fd++;
   }
@@ -454,7 +473,14 @@ Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
       up.mtime = up.ctime = now;
     }
   }
-  impl_->files[impl_->next_fd] = {real, flags, 0, real.layer == 0};
+  LayerRef data = real;
+  if (node.is_reg()) {
+    std::optional<LayerRef> found = ovl_data_ref(fs, p.target());
+    if (!found)
+      return fs.fail(EIO, "the data of a metacopy file is missing");
+    data = *found;
+  }
+  impl_->files[impl_->next_fd] = {real, data, flags, 0, real.layer == 0};
   if (real.layer == 0)
     fs.upper_layer().pin(real.ino);
   return impl_->next_fd++;
@@ -707,7 +733,7 @@ Status Overlay::chmod(std::string_view path, mode_t mode) {
   bool drop_sgid = !fs.cred().is_root() && !fs.cred().in_group(node.gid);
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p);
+  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
   if (!up)
     return Errno{up.err()};
   Inode& inode = **up;
@@ -735,7 +761,7 @@ Status Overlay::chown(std::string_view path, uid_t uid, gid_t gid,
     return fs.fail(EPERM, "chown needs CAP_CHOWN");
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p);
+  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
   if (!up)
     return Errno{up.err()};
   Inode& inode = **up;
@@ -774,7 +800,7 @@ Status Overlay::utimens(std::string_view path, Timespec atime, Timespec mtime,
   }
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p);
+  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
   if (!up)
     return Errno{up.err()};
   Inode& inode = **up;
@@ -814,7 +840,7 @@ Status Overlay::setxattr(std::string_view path, std::string_view name,
     return fs.fail(ENODATA, "XATTR_REPLACE on a missing xattr");
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p);
+  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
   if (!up)
     return Errno{up.err()};
   (*up)->xattrs[*real_name] = std::string(value);
@@ -880,7 +906,7 @@ Status Overlay::removexattr(std::string_view path, std::string_view name,
     return fs.fail(ENODATA, "no such xattr");
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p);
+  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
   if (!up)
     return Errno{up.err()};
   (*up)->xattrs.erase(*real_name);
@@ -975,27 +1001,32 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
                    "redirect_dir=on");
   bool samedir =
       from.path(from.chain.size() - 2) == to.path(to.chain.size() - 2);
+  bool old_whiteout =
+      !exchange && lower_positive(fs, from.parent(), from.target());
+  bool old_had_origin_or_lower = from.target().has_lower();
+
+  // Copy up both sides. Copying the source may copy directories the
+  // target's walk shares, so the target is walked again after it.
+  Timespec now = fs.tick();
+  OVL_TRY(ovl_copy_up(fs, from, CopyUpData::kMeta));
+  Result<WalkResult> again = impl_->walk(newpath, Follow::kNo);
+  if (!again)
+    return Errno{again.err()};
+  *new_res = std::move(again).value();
+  OVL_TRY(ovl_copy_up(fs, to, to.chain.size() - 2));
+  if (exchange)
+    OVL_TRY(ovl_copy_up(fs, to, CopyUpData::kMeta));
+
+  // A merged or lower directory, or a metacopy file, keeps finding its
+  // lower half through a redirect (RN-04, RN-10).
   std::optional<std::string> redirect;
-  if (is_dir && ovl_type_merge_or_lower(from.target())) {
+  if (ovl_type_merge_or_lower(fs, from.target())) {
     Result<std::optional<std::string>> r =
         ovl_redirect_for_move(fs, from, samedir);
     if (!r)
       return Errno{r.err()};
     redirect = *r;
   }
-  bool old_whiteout =
-      !exchange && lower_positive(fs, from.parent(), from.target());
-  bool old_had_origin_or_lower = from.target().has_lower();
-
-  Timespec now = fs.tick();
-  OVL_TRY(ovl_copy_up(fs, from));
-  OVL_TRY(ovl_copy_up(fs, to, to.chain.size() - 2));
-  if (exchange)
-    OVL_TRY(ovl_copy_up(fs, to));
-  // The source's parent may have been copied up through the target's
-  // chain; refresh it from the target's walk when they are the same.
-  if (samedir)
-    from.parent().upper = to.parent().upper;
 
   Layer& upper = fs.upper_layer();
   InodeNumber old_dir = *from.parent().upper;
@@ -1007,8 +1038,8 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
     fs.set_private(moved_inode, kRedirect, *redirect);
     fs.log(EventKind::kXattr, to_name, 0,
            "set overlay.redirect=" + *redirect +
-               " so the moved directory still merges with its lower half");
-  } else if (is_dir && !ovl_type_merge_or_lower(from.target()) &&
+               " so that the moved object still finds its lower half");
+  } else if (is_dir && !ovl_type_merge_or_lower(fs, from.target()) &&
              opaque_value(fs, 0, moved_inode) != Opaque::kYes &&
              to.parent().has_lower()) {
     fs.set_private(moved_inode, kOpaque, "y");
@@ -1058,7 +1089,11 @@ Status Overlay::link(std::string_view oldpath, std::string_view newpath) {
 
   // The source is copied up first, then linked in the upper layer (CR-05).
   Timespec now = fs.tick();
-  OVL_TRY(ovl_copy_up(fs, *from));
+  OVL_TRY(ovl_copy_up(fs, *from, CopyUpData::kMeta));
+  Result<WalkResult> again = impl_->walk(newpath, Follow::kNo);
+  if (!again)
+    return Errno{again.err()};
+  *to = std::move(again).value();
   OvlPath& p = to->path;
   OVL_TRY(ovl_copy_up(fs, p, p.chain.size() - 2));
   InodeNumber ino = *from->target().upper;

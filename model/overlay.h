@@ -41,6 +41,10 @@ namespace ovlsim::model {
 struct Stack {
   std::optional<Layer> upper;  // none: a read-only overlay
   std::vector<Layer> lowers;   // top to bottom
+  // Data-only lower layers (after "::", or datadir+), below the others:
+  // never seen by lookup or readdir, only read as the data of metacopy
+  // files that redirect to them (LK-08).
+  std::vector<Layer> data_lowers;
 };
 
 struct Stat {
@@ -73,8 +77,9 @@ class Overlay {
  public:
   // Mounts the stack with the given options (see options.h).
   // Errors: EINVAL when there is no lower layer, when there is no upper
-  // layer and fewer than two lower layers, when there are more than 500
-  // lower layers, or when the options contradict each other.
+  // layer and fewer than two lower layers (data-only ones count), when
+  // there are more than 500 lower layers, when there are data-only layers
+  // without metacopy, or when the options contradict each other.
   static Result<Overlay> mount(Stack stack, MountOptions opts = {},
                                KernelVersion kernel = {});
 
@@ -92,6 +97,9 @@ class Overlay {
   // REQUIRES: i < lower_count(); 0 is the topmost lower layer.
   const Layer& lower(std::size_t i) const;
   std::size_t lower_count() const;
+  // REQUIRES: i < data_lower_count().
+  const Layer& data_lower(std::size_t i) const;
+  std::size_t data_lower_count() const;
 
   // The options in force, after resolution (metacopy=on implies
   // redirect_dir=on and so on).

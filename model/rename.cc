@@ -6,8 +6,13 @@
 
 namespace ovlsim::model {
 
-bool ovl_type_merge_or_lower(const OvlDentry& dentry) {
-  return !dentry.upper || !dentry.lower.empty();
+bool ovl_type_merge_or_lower(const OvlFs& fs, const OvlDentry& dentry) {
+  if (!dentry.upper)
+    return true;
+  const Inode& upper = fs.real({0, *dentry.upper});
+  if (upper.is_dir())
+    return !dentry.lower.empty();
+  return fs.get_private(upper, kMetacopy) != nullptr;
 }
 
 bool ovl_can_move(const OvlFs& fs, const OvlDentry& dentry) {
@@ -15,7 +20,7 @@ bool ovl_can_move(const OvlFs& fs, const OvlDentry& dentry) {
     return true;
   if (!dentry.positive() || !fs.top_inode(dentry).is_dir())
     return true;
-  return !ovl_type_merge_or_lower(dentry);
+  return !ovl_type_merge_or_lower(fs, dentry);
 }
 
 Result<std::optional<std::string>> ovl_redirect_for_move(OvlFs& fs,
@@ -37,7 +42,10 @@ Result<std::optional<std::string>> ovl_redirect_for_move(OvlFs& fs,
   std::optional<std::string> current = redirect_of(dentry);
   if (current && (samedir || current->starts_with('/')))
     return std::optional<std::string>();
-  if (samedir)
+  bool hard_linked = !dentry.lower.empty() &&
+                     !fs.real(dentry.lower.front()).is_dir() &&
+                     fs.real(dentry.lower.front()).nlink > 1;
+  if (samedir && !hard_linked)
     return std::optional<std::string>(dentry.name);
 
   // The absolute lower path: each ancestor contributes its own redirect if

@@ -30,14 +30,15 @@ inline constexpr std::size_t kRedirectMax = 256;
 // lower directories only with redirect_dir=on.
 bool ovl_can_move(const OvlFs& fs, const OvlDentry& dentry);
 
-// True for a directory with a lower half, or one without an upper half
-// (ovl_type_merge_or_lower).
-bool ovl_type_merge_or_lower(const OvlDentry& dentry);
+// True for an object without an upper half, a directory with a lower
+// half, or a metacopy file (ovl_type_merge_or_lower).
+bool ovl_type_merge_or_lower(const OvlFs& fs, const OvlDentry& dentry);
 
-// The redirect to store on the directory at path.chain[depth] before it
-// moves (ovl_get_redirect): nullopt when the redirect it already has stays
+// The redirect to store on the copied-up target of `path` before it moves
+// (ovl_set_redirect): nullopt when the redirect it already has stays
 // valid, otherwise the relative old name for a move within the same parent
-// or the absolute lower path for any other move.
+// or the absolute lower path for any other move, and for a file whose
+// lower inode has several links.
 // Errors: EXDEV when the absolute redirect would exceed kRedirectMax
 // (RN-05).
 Result<std::optional<std::string>> ovl_redirect_for_move(OvlFs& fs,

@@ -26,8 +26,10 @@ std::string OvlPath::path(std::size_t depth) const {
 }
 
 OvlFs::OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
-             const MountOptions& opts, KernelVersion kernel)
-    : has_upper_(upper.has_value()),
+             std::vector<Layer> data_lowers, const MountOptions& opts,
+             KernelVersion kernel)
+    : data_only_(data_lowers.size()),
+      has_upper_(upper.has_value()),
       opts_(opts),
       xattrs_(opts.userxattr),
       kernel_(kernel) {
@@ -36,6 +38,8 @@ OvlFs::OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
   layers_.push_back(upper ? std::move(*upper) : Layer());
   for (Layer& lower : lowers)
     layers_.push_back(std::move(lower));
+  for (Layer& data : data_lowers)
+    layers_.push_back(std::move(data));
   layer_has_xwhiteouts_.assign(layers_.size(), false);
 }
 

@@ -91,12 +91,15 @@ class OvlFs {
  public:
   // REQUIRES: at least one lower layer; options already resolved.
   OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
-        const MountOptions& opts, KernelVersion kernel);
+        std::vector<Layer> data_lowers, const MountOptions& opts,
+        KernelVersion kernel);
 
   bool has_upper() const { return has_upper_; }
   std::size_t layer_count() const { return layers_.size(); }
-  // The index of the lowest layer.
-  std::size_t lowest() const { return layers_.size() - 1; }
+  // The index of the lowest layer that lookup sees; data-only layers come
+  // after it, up to layer_count() - 1.
+  std::size_t lowest() const { return layers_.size() - 1 - data_only_; }
+  std::size_t data_only_count() const { return data_only_; }
   const Layer& layer(std::size_t i) const { return layers_.at(i); }
   Layer& upper_layer() { return layers_.at(0); }
   const MountOptions& options() const { return opts_; }
@@ -163,6 +166,7 @@ class OvlFs {
 
  private:
   std::vector<Layer> layers_;
+  std::size_t data_only_;
   bool has_upper_;
   MountOptions opts_;
   OverlayXattrs xattrs_;
