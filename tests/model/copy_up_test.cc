@@ -138,7 +138,7 @@ TEST_CASE("read-only operations never copy up (RD-02)", "[copy_up]") {
 }
 
 TEST_CASE("utimensat with both times UTIME_OMIT changes nothing (CU-01)",
-          "[copy_up][!mayfail]") {
+          "[copy_up][!mayfail][model-bug]") {
   // Kernel 6.18: utimensat(path, {UTIME_OMIT, UTIME_OMIT}) returns 0 in
   // do_utimes() before reaching overlayfs, so the lower file is not copied
   // up (checked on a tmpfs-backed overlay: the upper layer stayed empty).
@@ -331,6 +331,60 @@ TEST_CASE("copy-up leaves the parent's times alone (CU-09)", "[copy_up]") {
   CHECK(st->layer == 0);
   CHECK(st->mtime == kLowerMtime);
   CHECK(st->atime == kLowerAtime);
+}
+
+TEST_CASE("metacopy=on copies metadata only until the first write (MD-09)",
+          "[copy_up][metacopy]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {
+      LayerBuilder().file("/big", "big data\n").file("/other", "other"),
+      Layer()};
+  MountOptions opts;
+  REQUIRE(apply_option(opts, "metacopy=on").ok());
+  Overlay ovl = mount_ok(std::move(stack), opts);
+  const Layer& upper = *ovl.upper();
+  REQUIRE(ovl.chmod("/big", 0600).ok());
+
+  SECTION("a metadata change makes a sparse upper file marked metacopy") {
+    const Inode& up = at(upper, "/big");
+    CHECK(up.mode == (S_IFREG | 0600));
+    CHECK(up.xattr(testing::kMetacopyXattr) == "");
+    CHECK(up.xattr(kOriginXattr));
+    CHECK(up.data == std::string(9, '\0'));
+    CHECK(ovl.stat("/big")->size == 9);
+    CHECK(ovl.listxattr("/big")->empty());
+  }
+
+  SECTION("reads come from the lower data (RD-01)") {
+    CHECK(content(ovl, "/big") == "big data\n");
+  }
+
+  SECTION(
+      "the first open for writing copies the data and drops the "
+      "marker") {
+    Result<int> fd = ovl.open("/big", O_WRONLY | O_APPEND);
+    REQUIRE(fd.ok());
+    CHECK(at(upper, "/big").data == "big data\n");
+    CHECK_FALSE(at(upper, "/big").xattr(testing::kMetacopyXattr));
+    REQUIRE(ovl.write(*fd, "hi\n").ok());
+    CHECK(content(ovl, "/big") == "big data\nhi\n");
+  }
+
+  SECTION("an open for reading does not copy the data") {
+    Result<int> fd = ovl.open("/big", O_RDONLY);
+    REQUIRE(fd.ok());
+    CHECK(at(upper, "/big").xattr(testing::kMetacopyXattr));
+  }
+
+  SECTION("without metacopy the same change copies the data") {
+    Stack again = std::move(ovl).unmount();
+    again.upper = Layer();
+    Overlay plain = mount_ok(std::move(again));
+    REQUIRE(plain.chmod("/other", 0600).ok());
+    CHECK(at(*plain.upper(), "/other").data == "other");
+    CHECK_FALSE(at(*plain.upper(), "/other").xattr(testing::kMetacopyXattr));
+  }
 }
 
 TEST_CASE("copy-up needs an upper layer", "[copy_up]") {

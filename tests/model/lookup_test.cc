@@ -252,6 +252,52 @@ TEST_CASE("lookup follows redirects of upper directories (LK-09)",
   }
 }
 
+// A lower layer with a metacopy file whose data lies in a data-only layer,
+// as image tools ship them.
+Stack data_only_stack() {
+  Stack stack;
+  stack.lowers = {LayerBuilder()
+                      .file("/f", std::string(18, '\0'))
+                      .xattr("/f", kMetacopyXattr, "")
+                      .xattr("/f", kRedirectXattr, "/data/f"),
+                  LayerBuilder().file("/x", "l2")};
+  stack.data_lowers = {
+      LayerBuilder().file("/data/f", "data only content").file("/doonly", "x")};
+  return stack;
+}
+
+TEST_CASE("data-only layers are seen only as file data (LK-08)",
+          "[lookup][metacopy]") {
+  MountOptions opts;
+  REQUIRE(apply_option(opts, "metacopy=on").ok());
+  Overlay ovl = mount_ok(data_only_stack(), opts);
+
+  SECTION("their names are absent from lookup and readdir") {
+    CHECK(ovl.stat("/doonly").err() == ENOENT);
+    CHECK(ovl.stat("/data").err() == ENOENT);
+    CHECK(name_set(ovl, "/") == Names{"f", "x"});
+  }
+
+  SECTION("a metacopy file reads its data through its redirect") {
+    CHECK(content(ovl, "/f") == "data only content");
+    CHECK(ovl.stat("/f")->size == 18);
+  }
+
+  SECTION("the layers come back from unmount") {
+    CHECK(ovl.lower_count() == 2);
+    CHECK(ovl.data_lower_count() == 1);
+    Stack back = std::move(ovl).unmount();
+    CHECK(back.data_lowers.size() == 1);
+  }
+}
+
+TEST_CASE("data-only layers mount without metacopy=on (LK-08)",
+          "[lookup][metacopy][!mayfail][model-bug]") {
+  // Kernel 6.18 (tmpfs layers): "lowerdir=l1:l2::do" mounted without any
+  // metacopy option, with and without an upper layer.
+  CHECK(Overlay::mount(data_only_stack()).ok());
+}
+
 TEST_CASE("a metacopy upper file with metacopy off fails with EPERM (LK-11)",
           "[lookup]") {
   Stack stack;

@@ -1,0 +1,264 @@
+#include "model/rename.h"
+
+#include <cstdio>
+
+#include <catch2/catch.hpp>
+
+#include "model/overlay.h"
+#include "tests/model/stack_builder.h"
+
+namespace ovlsim::model {
+namespace {
+
+using testing::at;
+using testing::content;
+using testing::has;
+using testing::kImpureXattr;
+using testing::kOpaqueXattr;
+using testing::kOriginXattr;
+using testing::kRedirectXattr;
+using testing::LayerBuilder;
+using testing::mount_ok;
+using testing::name_set;
+using testing::paths;
+
+using Names = std::vector<std::string>;
+
+bool is_kernel_whiteout(const Layer& layer, std::string_view path) {
+  std::optional<InodeNumber> ino = layer.find(path);
+  if (!ino)
+    return false;
+  const Inode& node = layer.inode(*ino);
+  return S_ISCHR(node.mode) && node.rdev == makedev(0, 0);
+}
+
+Stack rename_stack() {
+  Stack stack;
+  stack.upper = LayerBuilder().file("/up", "upper file").dir("/pure");
+  stack.lowers = {LayerBuilder()
+                      .file("/file", "lower file")
+                      .file("/other", "other file")
+                      .file("/dir/a", "a")
+                      .dir("/empty")
+                      .file("/wo_only/x")
+                      .dir("/sub/dir"),
+                  Layer()};
+  return stack;
+}
+
+MountOptions redirect_on() {
+  MountOptions opts;
+  REQUIRE(apply_option(opts, "redirect_dir=on").ok());
+  return opts;
+}
+
+TEST_CASE("rename accepts only RENAME_NOREPLACE and RENAME_EXCHANGE (RN-01)",
+          "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+  CHECK(ovl.rename("/file", "/new", RENAME_WHITEOUT).err() == EINVAL);
+  CHECK(ovl.rename("/file", "/new", 1u << 7).err() == EINVAL);
+  CHECK(
+      ovl.rename("/file", "/other", RENAME_EXCHANGE | RENAME_NOREPLACE).err() ==
+      EINVAL);
+  CHECK(paths(*ovl.upper()) == Names{"/", "/pure", "/up"});
+}
+
+TEST_CASE("renaming a non-directory copies it up (RN-02)", "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+  const Layer& upper = *ovl.upper();
+
+  SECTION("a lower file leaves a whiteout; the new name has origin") {
+    REQUIRE(ovl.rename("/file", "/file.new").ok());
+    CHECK(is_kernel_whiteout(upper, "/file"));
+    CHECK(at(upper, "/file.new").xattr(kOriginXattr));
+    CHECK(content(ovl, "/file.new") == "lower file");
+    CHECK(ovl.stat("/file").err() == ENOENT);
+  }
+
+  SECTION("an upper file over a lower one leaves one upper file") {
+    REQUIRE(ovl.rename("/up", "/other").ok());
+    CHECK_FALSE(has(upper, "/up"));
+    CHECK(at(upper, "/other").data == "upper file");
+    CHECK(content(ovl, "/other") == "upper file");
+  }
+
+  SECTION("the destination is never copied up") {
+    REQUIRE(ovl.rename("/file", "/other").ok());
+    CHECK_FALSE(at(upper, "/other").xattr(kImpureXattr));
+    CHECK(at(upper, "/other").data == "lower file");
+    CHECK(paths(upper) == Names{"/", "/file", "/other", "/pure", "/up"});
+  }
+
+  SECTION("a move into another directory marks it impure (CU-07)") {
+    REQUIRE(ovl.rename("/file", "/pure/file").ok());
+    CHECK(at(upper, "/pure").xattr(kImpureXattr) == "y");
+    CHECK(name_set(ovl, "/pure") == Names{"file"});
+  }
+}
+
+TEST_CASE(
+    "lower and merged directories move only with redirect_dir=on "
+    "(RN-03)",
+    "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+
+  SECTION("a lower directory: EXDEV") {
+    CHECK(ovl.rename("/dir", "/dir2").err() == EXDEV);
+  }
+
+  SECTION(
+      "a merged directory whose lower entries are all whited out: "
+      "EXDEV") {
+    REQUIRE(ovl.unlink("/wo_only/x").ok());
+    CHECK(ovl.rename("/wo_only", "/moved").err() == EXDEV);
+  }
+
+  SECTION("an empty lower directory in an exchange: EXDEV") {
+    CHECK(ovl.rename("/pure", "/empty", RENAME_EXCHANGE).err() == EXDEV);
+  }
+
+  SECTION("a pure upper directory moves freely") {
+    REQUIRE(ovl.rename("/pure", "/pure2").ok());
+    CHECK(ovl.stat("/pure2").ok());
+    CHECK(ovl.stat("/pure").err() == ENOENT);
+    CHECK_FALSE(has(*ovl.upper(), "/pure"));
+  }
+
+  SECTION("redirect_dir=follow does not create redirects either") {
+    MountOptions follow;
+    REQUIRE(apply_option(follow, "redirect_dir=follow").ok());
+    Overlay f = mount_ok(rename_stack(), follow);
+    CHECK(f.rename("/dir", "/dir2").err() == EXDEV);
+  }
+}
+
+TEST_CASE("with redirect_dir=on, moved directories get redirects (RN-04)",
+          "[rename][redirect]") {
+  Overlay ovl = mount_ok(rename_stack(), redirect_on());
+  const Layer& upper = *ovl.upper();
+
+  SECTION("within one parent: the relative old name") {
+    REQUIRE(ovl.rename("/dir", "/dir2").ok());
+    CHECK(at(upper, "/dir2").xattr(kRedirectXattr) == "dir");
+    CHECK(is_kernel_whiteout(upper, "/dir"));
+    CHECK(name_set(ovl, "/dir2") == Names{"a"});
+  }
+
+  SECTION("to another parent: the absolute lower path") {
+    REQUIRE(ovl.rename("/sub/dir", "/pure/moved").ok());
+    CHECK(at(upper, "/pure/moved").xattr(kRedirectXattr) == "/sub/dir");
+    CHECK(at(upper, "/pure").xattr(kImpureXattr) == "y");
+    CHECK(is_kernel_whiteout(upper, "/sub/dir"));
+  }
+
+  SECTION("an existing absolute redirect is kept on the way back") {
+    REQUIRE(ovl.rename("/dir", "/pure/dir").ok());
+    REQUIRE(ovl.rename("/pure/dir", "/dir").ok());
+    CHECK(at(upper, "/dir").xattr(kRedirectXattr) == "/dir");
+    CHECK(name_set(ovl, "/dir") == Names{"a"});
+  }
+}
+
+TEST_CASE(
+    "an absolute redirect longer than redirect_max fails with EXDEV "
+    "(RN-05)",
+    "[rename][redirect]") {
+  std::string long_name(200, 'p');
+  std::string deep = "/" + long_name + "/" + std::string(63, 'q');
+  Stack stack;
+  stack.upper = LayerBuilder().dir("/pure");
+  stack.lowers = {LayerBuilder().dir(deep), Layer()};
+  REQUIRE(deep.size() == 265);
+  Overlay ovl = mount_ok(std::move(stack), redirect_on());
+
+  CHECK(ovl.rename(deep, "/pure/x").err() == EXDEV);
+  REQUIRE(ovl.rename(deep, deep + "2").ok());
+}
+
+TEST_CASE(
+    "renaming onto a directory needs it empty in the merged sense "
+    "(RN-06)",
+    "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+  const Layer& upper = *ovl.upper();
+
+  SECTION("onto an empty lower directory: the result is opaque") {
+    REQUIRE(ovl.rename("/pure", "/empty").ok());
+    CHECK(at(upper, "/empty").xattr(kOpaqueXattr) == "y");
+  }
+
+  SECTION("onto a non-empty one: ENOTEMPTY") {
+    CHECK(ovl.rename("/pure", "/dir").err() == ENOTEMPTY);
+  }
+}
+
+// Hidden from the default run: the model asserts in Layer::unlink ("unlink
+// of a non-empty directory") because the upper target still holds the
+// whiteout, which kills the test program. Run it with
+// `model_rename_test "[model-bug]"`.
+TEST_CASE(
+    "a directory renamed onto a whiteout-only merged directory "
+    "(RN-06)",
+    "[rename][.][!mayfail][model-bug]") {
+  // Kernel 6.18 (tmpfs layers): with lower wo_only/x unlinked through the
+  // overlay, renameat2("pure", "wo_only") succeeded; upper wo_only was the
+  // moved directory with trusted.overlay.opaque=y and no entries.
+  Overlay ovl = mount_ok(rename_stack());
+  REQUIRE(ovl.unlink("/wo_only/x").ok());
+  REQUIRE(ovl.rename("/pure", "/wo_only").ok());
+  CHECK(at(*ovl.upper(), "/wo_only").xattr(kOpaqueXattr) == "y");
+  CHECK(paths(*ovl.upper()) == Names{"/", "/up", "/wo_only"});
+  CHECK(name_set(ovl, "/wo_only").empty());
+}
+
+TEST_CASE("RENAME_EXCHANGE copies both sides up (RN-07)", "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+
+  SECTION("two lower files swap, both with origins") {
+    REQUIRE(ovl.rename("/file", "/other", RENAME_EXCHANGE).ok());
+    CHECK(content(ovl, "/file") == "other file");
+    CHECK(content(ovl, "/other") == "lower file");
+    CHECK(at(*ovl.upper(), "/file").xattr(kOriginXattr));
+    CHECK(at(*ovl.upper(), "/other").xattr(kOriginXattr));
+  }
+
+  SECTION("an upper directory with a lower one: EXDEV") {
+    CHECK(ovl.rename("/pure", "/dir", RENAME_EXCHANGE).err() == EXDEV);
+  }
+
+  SECTION("a missing side: ENOENT") {
+    CHECK(ovl.rename("/file", "/none", RENAME_EXCHANGE).err() == ENOENT);
+  }
+}
+
+TEST_CASE("RENAME_NOREPLACE onto a visible name fails with EEXIST (RN-08)",
+          "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+  CHECK(ovl.rename("/up", "/file", RENAME_NOREPLACE).err() == EEXIST);
+  CHECK(ovl.rename("/up", "/up", RENAME_NOREPLACE).err() == EEXIST);
+  REQUIRE(ovl.rename("/up", "/fresh", RENAME_NOREPLACE).ok());
+}
+
+TEST_CASE("VFS-level rename errors (RN-09)", "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+
+  SECTION("each error with its errno") {
+    CHECK(ovl.rename("/file", "/dir").err() == EISDIR);
+    CHECK(ovl.rename("/pure", "/file").err() == ENOTDIR);
+    CHECK(ovl.rename("/pure", "/pure/inside").err() == EINVAL);
+    CHECK(ovl.rename("/missing", "/x").err() == ENOENT);
+    REQUIRE(ovl.unlink("/other").ok());
+    CHECK(ovl.rename("/other", "/x").err() == ENOENT);
+    CHECK(ovl.rename("/file", "/missing/x").err() == ENOENT);
+    CHECK(ovl.rename("/", "/x").err() == EBUSY);
+  }
+
+  SECTION("rename onto itself succeeds and changes nothing") {
+    REQUIRE(ovl.rename("/file", "/file").ok());
+    CHECK_FALSE(has(*ovl.upper(), "/file"));
+    CHECK(content(ovl, "/file") == "lower file");
+  }
+}
+
+}  // namespace
+}  // namespace ovlsim::model
