@@ -1,0 +1,215 @@
+#include "harness/real_target.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "harness/populate.h"
+#include "harness/sandbox.h"
+
+namespace ovlsim::harness {
+
+PhaseTimes& PhaseTimes::operator+=(const PhaseTimes& other) {
+  populate += other.populate;
+  mount += other.mount;
+  ops += other.ops;
+  snapshot += other.snapshot;
+  unmount += other.unmount;
+  mounts += other.mounts;
+  operations += other.operations;
+  snapshots += other.snapshots;
+  return *this;
+}
+
+RealTarget::RealTarget(std::string dir, bool private_tmpfs)
+    : dir_(std::move(dir)), private_tmpfs_(private_tmpfs) {
+  host_root_fd_ = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  host_cwd_fd_ = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  assert(host_root_fd_ >= 0 && host_cwd_fd_ >= 0 &&
+         "the root and working directories must be reachable");
+}
+
+RealTarget::~RealTarget() {
+  // Subclasses unmount in their destructors; this only releases the rest.
+  leave_root();
+  remove_layers();
+  close(host_root_fd_);
+  close(host_cwd_fd_);
+}
+
+void RealTarget::enter_root() {
+  if (in_root_)
+    return;
+  int rc = chroot(layout_.merged.c_str());
+  assert(rc == 0 && "chroot into the merged directory must work as root");
+  rc = chdir("/");
+  assert(rc == 0 && "chdir to the new root cannot fail");
+  (void)rc;
+  in_root_ = true;
+}
+
+void RealTarget::leave_root() {
+  if (!in_root_)
+    return;
+  // The saved descriptor of the host's root leads out of the chroot.
+  int rc = fchdir(host_root_fd_);
+  if (rc == 0)
+    rc = chroot(".");
+  if (rc == 0)
+    rc = fchdir(host_cwd_fd_);
+  assert(rc == 0 && "leaving the chroot through the saved root must work");
+  (void)rc;
+  in_root_ = false;
+}
+
+MountResult RealTarget::prepare(const model::Stack& stack) {
+  auto broken = [](std::string what) {
+    return MountResult{0, std::move(what)};
+  };
+
+  layout_ = Layout{};
+  layout_.dir = private_tmpfs_ ? dir_ : dir_ + "/r";
+  if (private_tmpfs_) {
+    if (::mount("ovlsim", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                "mode=0755") != 0)
+      return broken(fmt::format("cannot mount a tmpfs on {}: {}", dir_,
+                                std::strerror(errno)));
+  } else if (mkdir(layout_.dir.c_str(), 0755) != 0) {
+    return broken(
+        fmt::format("cannot create {}: {}", layout_.dir, std::strerror(errno)));
+  }
+  layers_ready_ = true;
+
+  int dir_fd = open(layout_.dir.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0)
+    return broken(
+        fmt::format("cannot open {}: {}", layout_.dir, std::strerror(errno)));
+
+  auto make_layer = [&](const std::string& name, const model::Layer* layer,
+                        std::string& path) -> std::string {
+    path = layout_.dir + "/" + name;
+    if (mkdirat(dir_fd, name.c_str(), 0755) != 0)
+      return fmt::format("cannot create {}: {}", path, std::strerror(errno));
+    if (layer == nullptr)
+      return "";
+    int fd = openat(dir_fd, name.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return fmt::format("cannot open {}: {}", path, std::strerror(errno));
+    std::string error;
+    auto status = populate_layer(fd, *layer, &error);
+    close(fd);
+    if (!status.ok())
+      return fmt::format("cannot populate {}: {}", path, error);
+    return "";
+  };
+
+  std::string error;
+  layout_.lowers.resize(stack.lowers.size());
+  for (std::size_t i = 0; i < stack.lowers.size() && error.empty(); i++)
+    error = make_layer(fmt::format("l{}", i + 1), &stack.lowers[i],
+                       layout_.lowers[i]);
+  if (error.empty() && stack.upper) {
+    error = make_layer("u", &*stack.upper, layout_.upper);
+    if (error.empty())
+      error = make_layer("w", nullptr, layout_.work);
+  }
+  if (error.empty())
+    error = make_layer("m", nullptr, layout_.merged);
+  close(dir_fd);
+  return broken(error);
+}
+
+void RealTarget::remove_layers() {
+  if (!layers_ready_)
+    return;
+  layers_ready_ = false;
+  if (private_tmpfs_) {
+    umount2(dir_.c_str(), MNT_DETACH);
+    return;
+  }
+  int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  remove_tree(fd, "r");
+  close(fd);
+}
+
+MountResult RealTarget::mount(const trace::Scenario& scenario) {
+  assert(!mounted_ && "mount of a target that is mounted");
+  times_.mounts++;
+  {
+    PhaseTimer timer(times_.populate);
+    MountResult prepared = prepare(scenario.stack);
+    if (!prepared.ok()) {
+      remove_layers();
+      return prepared;
+    }
+  }
+
+  MountResult result;
+  {
+    PhaseTimer timer(times_.mount);
+    result = mount_overlay(layout_, scenario.options);
+  }
+  if (!result.ok()) {
+    PhaseTimer timer(times_.unmount);
+    remove_layers();
+    return result;
+  }
+  mounted_ = true;
+  return result;
+}
+
+trace::Outcome RealTarget::run_in_root(const trace::Op& op) {
+  enter_root();
+  return process_.apply(op);
+}
+
+trace::Outcome RealTarget::apply(const trace::Op& op) {
+  assert(mounted_ && "apply on a target that is not mounted");
+  PhaseTimer timer(times_.ops);
+  times_.operations++;
+  return run_in_root(op);
+}
+
+Snapshot RealTarget::snapshot() {
+  assert(mounted_ && "snapshot of a target that is not mounted");
+  PhaseTimer timer(times_.snapshot);
+  times_.snapshots++;
+  leave_root();
+
+  // The merged view first: lookups through the mount may still add lazy
+  // origin and impure xattrs to the upper layer (LK-15).
+  Snapshot snap;
+  if (auto merged = read_tree(layout_.merged); merged.ok())
+    snap.merged = std::move(merged.value());
+  if (!layout_.upper.empty())
+    if (auto upper = read_tree(layout_.upper); upper.ok())
+      snap.upper = std::move(upper.value());
+  for (const auto& lower : layout_.lowers)
+    if (auto tree = read_tree(lower); tree.ok())
+      snap.lowers.push_back(std::move(tree.value()));
+  return snap;
+}
+
+void RealTarget::unmount() {
+  if (!mounted_)
+    return;
+  PhaseTimer timer(times_.unmount);
+  leave_root();
+  process_.close_all();
+  unmount_overlay(layout_);
+  mounted_ = false;
+  remove_layers();
+}
+
+}  // namespace ovlsim::harness
