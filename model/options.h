@@ -13,6 +13,7 @@
 #ifndef OVLSIM_MODEL_OPTIONS_H_
 #define OVLSIM_MODEL_OPTIONS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -59,10 +60,16 @@ struct MountOptions {
 };
 
 // Applies one option in the kernel's "name" or "name=value" form, as
-// fsconfig(FSCONFIG_SET_STRING/FLAG) would. Layer options (lowerdir,
-// upperdir, workdir, datadir+) are not handled here.
-// Errors: EINVAL for an unknown option or value.
-Status apply_option(MountOptions& opts, std::string_view option);
+// fsconfig(FSCONFIG_SET_STRING/FLAG) would on `kernel`. Layer options
+// (lowerdir, upperdir, workdir, datadir+) are not handled here.
+// Errors: EINVAL for an unknown option or value, including an option the
+// kernel is too old to know.
+Status apply_option(MountOptions& opts, std::string_view option,
+                    KernelVersion kernel = {});
+
+// The first kernel release that knows the option `name`, or nullopt for a
+// name no release knows.
+std::optional<KernelVersion> option_since(std::string_view name);
 
 // Checks the options of a mount with or without an upper layer and resolves
 // the options that imply others.

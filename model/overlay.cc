@@ -326,6 +326,18 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
         (opts.uuid == Uuid::kOn || (opts.uuid == Uuid::kAuto && fresh)))
       fs.set_private(root, kUuid, "model-uuid");
   }
+
+  // With index=on the upper root records the top lower root as its origin,
+  // and a later mount over other lower layers is refused (§12, index).
+  if (fs.has_upper() && opts.index) {
+    Inode& root = fs.upper_inode(fs.layer(0).root());
+    LayerRef lower_root{1, fs.layer(1).root()};
+    const std::string* origin = fs.get_private(root, kOrigin);
+    if (origin == nullptr)
+      fs.set_private(root, kOrigin, origin_marker(lower_root));
+    else if (decode_origin(fs, *origin) != lower_root)
+      return Errno{ESTALE};
+  }
   return Overlay(std::move(impl));
 }
 

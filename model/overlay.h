@@ -79,7 +79,9 @@ class Overlay {
   // Errors: EINVAL when there is no lower layer, when there is no upper
   // layer and fewer than two lower layers (data-only ones count), when
   // there are more than 500 lower layers, when there are data-only layers
-  // without metacopy, or when the options contradict each other.
+  // without metacopy, or when the options contradict each other; ESTALE
+  // with index=on when the upper layer was indexed against other lower
+  // layers.
   static Result<Overlay> mount(Stack stack, MountOptions opts = {},
                                KernelVersion kernel = {});
 
