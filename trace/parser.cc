@@ -35,6 +35,7 @@ struct Token {
   std::string text;     // the token with quotes removed and escapes applied
   int col = 0;          // 1-based column of its first byte
   bool quoted = false;  // the token is one quoted string, nothing else
+  bool bare = true;     // the token holds no quoted part at all
 
   // For "key=value" tokens whose key is unquoted: the key, the value
   // (unescaped) and the value's column. Empty key otherwise.
@@ -161,6 +162,7 @@ void lex(Line& line) {
              "unexpected character after a string");
       if (c == '"') {
         seen_quote = true;
+        tok.bare = false;
         pos = read_quoted(line, pos, tok.text);
         continue;
       }
@@ -913,6 +915,9 @@ class Parser {
       lex(line);
       if (line.tokens.empty())
         continue;
+      if (!line.tokens[0].bare)
+        fail(line.number, line.tokens[0].col,
+             "expected a keyword, found a string");
       if (open_block_) {
         block_line(line);
         continue;

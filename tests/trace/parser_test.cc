@@ -204,6 +204,9 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
     ParseError err = parse_bad("title   \n");
     CHECK_THAT(err.message, Catch::Contains("empty title"));
   }
+  SECTION("a keyword holding quotes") {
+    check_error("t\"\"itle x\n", 1, 1, "expected a keyword, found a string");
+  }
   SECTION("an unknown keyword") {
     check_error("frobnicate\n", 1, 1, "unknown keyword 'frobnicate'");
   }
@@ -339,7 +342,7 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
     check_error("steps\nmknod /n door 0644\n", 2, 10, "unknown file type");
   }
   SECTION("a bad time") {
-    check_error("steps\nutimens /a 1.5 2\n", 2, 12,
+    check_error("steps\nutimens /a 1.5 2\n", 2, 14,
                 "nanoseconds need 9 digits");
     check_error("steps\nutimens /a soon 2\n", 2, 12, "bad time 'soon'");
   }
