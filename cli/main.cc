@@ -23,14 +23,10 @@ constexpr Command kCommands[] = {
      ovlsim::cli::run_command},
     {"explain", "show step by step what overlayfs does in a trace",
      ovlsim::cli::explain_command},
-#ifdef OVLSIM_HAVE_CHECK
     {"check", "compare the model with a real overlay mount",
      ovlsim::cli::check_command},
-#endif
-#ifdef OVLSIM_HAVE_FUZZ
     {"fuzz", "generate random traces and compare targets",
      ovlsim::cli::fuzz_command},
-#endif
 };
 
 void usage(std::FILE* out) {

@@ -1,0 +1,237 @@
+// ovlsim check: run traces on a real overlay (or the model), compare each
+// step with the model and with the trace's own expectations.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/terminal.h"
+#include "harness/model_target.h"
+#include "harness/runner.h"
+#include "harness/sandbox.h"
+#include "harness/targets.h"
+#include "trace/parser.h"
+
+namespace ovlsim::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kUsage =
+    "usage: ovlsim check --target kernel|fuse-overlayfs|model [OPTIONS] "
+    "TRACE|DIR...\n"
+    "\n"
+    "Runs each trace on the target and on the model, compares them after\n"
+    "every step, and checks the trace's expectations against the target.\n"
+    "Directories are searched for *.trace files. Exits 1 when a trace\n"
+    "diverges, 2 on malformed input.\n"
+    "\n"
+    "options:\n"
+    "  --compare WHAT    all (default for kernel) or merged (default for\n"
+    "                    fuse-overlayfs): what users of the mount see\n"
+    "  --snapshot WHEN   every (default) or end: when snapshots compare\n"
+    "  --reference R     the reference (default model)\n"
+    "  --no-expectations compare with the model only\n"
+    "  --backing DIR     keep layers on DIR's filesystem instead of a tmpfs\n"
+    "  --legacy-mount    mount with mount(2) instead of fsopen/fsconfig\n"
+    "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
+    "  --quiet           print only divergences and the summary\n";
+
+struct CheckArgs {
+  harness::TargetConfig target;
+  harness::TargetConfig reference{"model"};
+  harness::RunOptions run;
+  harness::SandboxOptions sandbox;
+  std::optional<harness::Scope> scope;
+  bool quiet = false;
+  std::vector<std::string> paths;
+};
+
+std::string parse_args(Args args, CheckArgs& out) {
+  out.run.check_expectations = true;
+  for (std::size_t i = 0; i < args.size(); i++) {
+    std::string_view arg = args[i];
+    auto value = [&]() -> std::optional<std::string_view> {
+      if (i + 1 >= args.size())
+        return std::nullopt;
+      return args[++i];
+    };
+    if (arg == "--target" || arg == "--reference") {
+      auto v = value();
+      if (!v)
+        return fmt::format("{} needs a name", arg);
+      (arg == "--target" ? out.target : out.reference).name = *v;
+    } else if (arg == "--compare") {
+      auto v = value();
+      if (v == "all")
+        out.scope = harness::Scope::kAll;
+      else if (v == "merged")
+        out.scope = harness::Scope::kMerged;
+      else
+        return "--compare takes 'all' or 'merged'";
+    } else if (arg == "--snapshot") {
+      auto v = value();
+      if (v != "every" && v != "end")
+        return "--snapshot takes 'every' or 'end'";
+      out.run.snapshot_every_step = v == "every";
+    } else if (arg == "--no-expectations") {
+      out.run.check_expectations = false;
+    } else if (arg == "--backing") {
+      auto v = value();
+      if (!v)
+        return "--backing needs a directory";
+      out.sandbox.backing = *v;
+    } else if (arg == "--legacy-mount") {
+      out.target.api = harness::MountApi::kLegacy;
+    } else if (arg == "--timeout") {
+      auto v = value();
+      long ms = v ? std::atol(std::string(*v).c_str()) : 0;
+      if (ms <= 0)
+        return "--timeout needs a positive number of milliseconds";
+      out.target.op_timeout = std::chrono::milliseconds(ms);
+    } else if (arg == "--quiet" || arg == "-q") {
+      out.quiet = true;
+    } else if (arg.starts_with("-")) {
+      return fmt::format("unknown option '{}'", arg);
+    } else {
+      out.paths.emplace_back(arg);
+    }
+  }
+  if (out.target.name.empty())
+    return "--target is required";
+  if (out.paths.empty())
+    return "no trace or directory given";
+  return "";
+}
+
+// The trace files named by `paths`, directories searched recursively, in
+// sorted order. Returns false after printing an error for a missing path.
+bool collect_traces(const std::vector<std::string>& paths,
+                    std::vector<std::string>& files) {
+  bool ok = true;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(path, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file() && it->path().extension() == ".trace")
+          found.push_back(it->path().string());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(path, ec)) {
+      files.push_back(path);
+    } else {
+      fmt::print(stderr, "{}: no such file or directory\n", path);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+bool has_option(const trace::Scenario& s, std::string_view option) {
+  return std::find(s.options.begin(), s.options.end(), option) !=
+         s.options.end();
+}
+
+}  // namespace
+
+int check_command(Args args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  CheckArgs a;
+  if (std::string error = parse_args(args, a); !error.empty()) {
+    fmt::print(stderr, "ovlsim check: {}\n\n{}", error, kUsage);
+    return 2;
+  }
+  bool fuse = a.target.name == "fuse-overlayfs";
+  a.run.compare.scope =
+      a.scope.value_or(fuse ? harness::Scope::kMerged : harness::Scope::kAll);
+  a.run.compare.dialect =
+      fuse ? harness::Dialect::kFuseOverlayfs : harness::Dialect::kKernel;
+
+  std::vector<std::string> files;
+  bool inputs_ok = collect_traces(a.paths, files);
+
+  std::optional<harness::Sandbox> sandbox;
+  if (harness::needs_sandbox(a.target.name)) {
+    harness::Capabilities caps = harness::probe_capabilities();
+    std::string missing = fuse ? caps.fuse_missing() : caps.kernel_missing();
+    if (!missing.empty()) {
+      fmt::print(stderr, "ovlsim check: cannot test {}: {}\n", a.target.name,
+                 missing);
+      return 2;
+    }
+    std::string error;
+    auto entered = harness::Sandbox::enter(a.sandbox, &error);
+    if (!entered.ok()) {
+      fmt::print(stderr, "ovlsim check: {}\n", error);
+      return 2;
+    }
+    sandbox.emplace(std::move(entered.value()));
+  }
+
+  std::string error;
+  auto reference = harness::make_target(a.reference, nullptr, "", &error);
+  auto target =
+      reference ? harness::make_target(a.target, sandbox ? &*sandbox : nullptr,
+                                       "check", &error)
+                : nullptr;
+  if (!target) {
+    fmt::print(stderr, "ovlsim check: {}\n", error);
+    return 2;
+  }
+
+  Palette p;
+  int passed = 0, diverged = 0, malformed = inputs_ok ? 0 : 1;
+  for (const auto& file : files) {
+    auto parsed = trace::parse_trace_file(file);
+    if (auto* e = std::get_if<trace::ParseError>(&parsed)) {
+      fmt::print(stderr, "{}\n", e->str());
+      malformed++;
+      continue;
+    }
+    auto& scenario = std::get<trace::Scenario>(parsed);
+    if (sandbox && sandbox->unprivileged() &&
+        !has_option(scenario, "userxattr")) {
+      // Without root, overlay mounts need userxattr; the model is told so.
+      scenario.options.push_back("userxattr");
+      scenario.mount_options.userxattr = true;
+    }
+    harness::RunOptions run = a.run;
+    run.compare.userxattr = scenario.mount_options.userxattr;
+
+    harness::RunResult r =
+        harness::run_scenario(scenario, *reference, *target, run);
+    if (r.passed()) {
+      passed++;
+      if (!a.quiet)
+        fmt::print("{} {}\n", p.green("ok  "), file);
+      continue;
+    }
+    diverged++;
+    fmt::print("{} {}  {}\n", p.red("DIFF"), file, scenario.title);
+    fmt::print("{}", harness::format_report(scenario, r, target->name()));
+  }
+
+  fmt::print("check: {} traces on {}: {} agree, {} differ{}\n",
+             passed + diverged, target->name(), passed, diverged,
+             malformed ? fmt::format(", {} malformed", malformed) : "");
+  if (diverged > 0)
+    return 1;
+  return malformed > 0 ? 2 : 0;
+}
+
+}  // namespace ovlsim::cli
