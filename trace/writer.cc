@@ -98,14 +98,19 @@ std::string entry_line(const model::Inode& node, const std::string& path,
     return "xwhiteout " + p + attrs(node, 0644, prefix, true);
 
   mode_t type = node.type();
+  std::string rest = attrs(node, default_perm(type), prefix, false);
+  // An empty file's content may be left out, except before a bare
+  // shorthand ("origin"), which the parser would take for the content.
+  std::string_view first = std::string_view(rest).substr(0, rest.find(' ', 1));
+  bool bare_next = !first.empty() && first.find('=') == std::string::npos;
   std::string line = fmt::format("{} {}", model::type_name(node.mode), p);
-  if (type == S_IFREG && !node.data.empty())
+  if (type == S_IFREG && (!node.data.empty() || bare_next))
     line += " " + syntax::quote(node.data);
   if (type == S_IFLNK)
     line += " " + syntax::word(node.data);
   if (type == S_IFCHR || type == S_IFBLK)
     line += " " + device(node.rdev);
-  return line + attrs(node, default_perm(type), prefix, false);
+  return line + rest;
 }
 
 void write_entries(const model::Layer& layer, const model::Inode& dir,

@@ -107,6 +107,17 @@ TEST_CASE("write_layer leaves out implied parents", "[writer]") {
         "file /a/b/c\ndir /a/x mode=0700\n");
 }
 
+TEST_CASE("write_layer quotes an empty file before a bare shorthand",
+          "[writer]") {
+  Scenario s = parse_ok(
+      "title t\nupper\n  file /a \"\" origin\n  file /b \"\" user.k=\"v\"\n"
+      "  file /c\n");
+  std::string written = write_layer(*s.stack.upper, false, "");
+  CHECK(written == "file /a \"\" origin\nfile /b user.k=\"v\"\nfile /c\n");
+  Scenario again = parse_ok("title t\nupper\n" + written);
+  CHECK(again.stack.upper->same_tree(*s.stack.upper));
+}
+
 TEST_CASE("quote escapes what a trace line cannot hold", "[writer]") {
   CHECK(quote("a\"b\\c\n\x7f") == "\"a\\\"b\\\\c\\n\\x7f\"");
 }
