@@ -172,13 +172,28 @@ int write_recording(const std::string& file, const trace::Scenario& before,
   }
 
   if (!before.mount_expect && after.mount_expect) {
+    // The result goes on the trace's own "mount" line when it has one,
+    // else on a new one right after "steps".
+    std::string arrow = " -> " + format_expected(*after.mount_expect);
     for (size_t i = 0; i < lines.size(); ++i) {
-      if (lines[i].rfind("steps", 0) == 0) {
-        lines.insert(lines.begin() + static_cast<long>(i) + 1,
-                     "mount -> " + format_expected(*after.mount_expect));
-        ++count;
-        break;
-      }
+      if (lines[i].rfind("steps", 0) != 0)
+        continue;
+      size_t next = i + 1;
+      while (next < lines.size() &&
+             lines[next].find_first_not_of(" \t") == std::string::npos)
+        ++next;
+      std::string code = next < lines.size() ? lines[next] : "";
+      size_t hash = comment_start(code);
+      std::string comment = hash == std::string::npos ? "" : code.substr(hash);
+      code = code.substr(0, hash);
+      while (!code.empty() && (code.back() == ' ' || code.back() == '\t'))
+        code.pop_back();
+      if (code == "mount")
+        lines[next] = "mount" + arrow + (comment.empty() ? "" : "  " + comment);
+      else
+        lines.insert(lines.begin() + static_cast<long>(i) + 1, "mount" + arrow);
+      ++count;
+      break;
     }
   }
 
