@@ -108,8 +108,17 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
     return out;
   }
 
+  // In an impure directory the kernel recomputes the d_ino of every upper
+  // entry by looking the name up (ovl_calc_d_ino(), ovl_cache_update());
+  // an upper xwhiteout looks up as negative and is dropped as stale
+  // (WO-06). The model's layers share one filesystem, so xino never
+  // remaps lower entries.
+  bool impure =
+      dir.upper && fs.get_private(fs.real({0, *dir.upper}), kImpure) != nullptr;
   for (const MergedEntry& entry : read_merged(fs, dir)) {
     if (entry.whiteout)
+      continue;
+    if (impure && entry.ref.layer == 0 && is_xwhiteout(fs, fs.real(entry.ref)))
       continue;
     out.push_back({entry.name, entry_ino(fs, entry.ref),
                    dirent_type(fs.real(entry.ref).mode)});

@@ -7,7 +7,8 @@
 // layer of the merge (ovl_dir_read_merged() in fs/overlayfs/readdir.c):
 //   - each name appears once, from the highest layer that has it (DIR-02);
 //   - whiteouts remove the name and are not listed; xwhiteouts only where
-//     the directory is marked for them (WO-06);
+//     the directory is marked for them (WO-06), and upper xwhiteouts in
+//     an impure directory, whose d_ino the kernel recomputes by lookup;
 //   - the lowest layer's names come first in that layer's order, then the
 //     names missing from it, upper's first, then each lower layer's (DIR-03).
 // Any other directory is listed as its one real directory is, whiteouts

@@ -161,6 +161,30 @@ TEST_CASE("d_ino matches st_ino on samefs (DIR-07)", "[readdir]") {
   CHECK(entry(ovl, "/d", ".")->ino == ovl.stat("/d")->ino);
 }
 
+TEST_CASE("an impure merge hides its upper xwhiteouts (WO-06, DIR-07)",
+          "[readdir][whiteout]") {
+  // Kernel 6.18, tmpfs layers: an upper xwhiteout "a" over a lower
+  // whiteout, and a lower file "c". `ls` listed a (stat: ENOENT); after a
+  // setxattr copied c up, which marks the upper root overlay.impure=y,
+  // `ls` no longer listed a, also after a remount. In an impure merge the
+  // kernel looks up each upper entry to compute its d_ino
+  // (ovl_cache_update()) and drops those that turn out negative.
+  Stack stack;
+  stack.upper = LayerBuilder().xwhiteout("/a");
+  stack.lowers = {LayerBuilder().whiteout("/a").file("/c", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+
+  SECTION("a pure merge lists an upper xwhiteout") {
+    CHECK(name_set(ovl, "/") == Names{"a", "c"});
+    CHECK(ovl.lstat("/a").err() == ENOENT);
+  }
+
+  SECTION("after a copy-up into it, the merge is impure and hides it") {
+    REQUIRE(ovl.setxattr("/c", "user.x", "w2", 0).ok());
+    CHECK(name_set(ovl, "/") == Names{"c"});
+  }
+}
+
 TEST_CASE("readdir errors", "[readdir]") {
   Stack stack;
   stack.upper = Layer();
