@@ -63,6 +63,9 @@ Status copy_up_data(OvlFs& fs, OvlPath& path, std::size_t depth,
   if (data == CopyUpData::kFull)
     upper.data = fs.real(*source).data;
   upper.xattrs.erase(fs.xattrs().name(kMetacopy));
+  // The data is written after the attributes were copied, and nothing
+  // restores the times: the copy's mtime is now (MD-09; 6.18, tmpfs).
+  upper.mtime = upper.ctime = fs.now();
   fs.log(EventKind::kCopyUp, path.path(depth), source->layer,
          fmt::format("copied the data up from lower layer {}; "
                      "overlay.metacopy removed",

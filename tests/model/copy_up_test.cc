@@ -387,6 +387,27 @@ TEST_CASE("metacopy=on copies metadata only until the first write (MD-09)",
   }
 }
 
+TEST_CASE("copying a metacopy file's data up sets its mtime (MD-09)",
+          "[copy_up][metacopy]") {
+  // Kernel 6.18 (tmpfs layers): under metacopy=on, chmod left the upper
+  // file with the lower mtime; the first open for writing copied the data
+  // and left the mtime at the time of that copy.
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder().file("/big", "big data\n"), Layer()};
+  MountOptions opts;
+  REQUIRE(apply_option(opts, "metacopy=on").ok());
+  Overlay ovl = mount_ok(std::move(stack), opts);
+  REQUIRE(ovl.chmod("/big", 0600).ok());
+  Timespec lower_mtime = at(ovl.lower(0), "/big").mtime;
+  CHECK(at(*ovl.upper(), "/big").mtime == lower_mtime);
+
+  Result<int> fd = ovl.open("/big", O_WRONLY);
+  REQUIRE(fd.ok());
+  CHECK(at(*ovl.upper(), "/big").mtime != lower_mtime);
+  CHECK(ovl.stat("/big")->mtime == at(*ovl.upper(), "/big").mtime);
+}
+
 TEST_CASE("copy-up needs an upper layer", "[copy_up]") {
   Stack stack = lower_objects();
   stack.upper.reset();
