@@ -378,6 +378,12 @@ mode_t default_perm(mode_t type) {
   return 0644;
 }
 
+bool is_shorthand(std::string_view word) {
+  return std::find(std::begin(syntax::kShorthands),
+                   std::end(syntax::kShorthands),
+                   word) != std::end(syntax::kShorthands);
+}
+
 // Applies the attributes tokens[i..] to an entry.
 void entry_attrs(const Line& line, size_t i, const std::string& prefix,
                  Entry& entry) {
@@ -393,9 +399,7 @@ void entry_attrs(const Line& line, size_t i, const std::string& prefix,
       fail(line.number, tok.col, fmt::format("duplicate attribute '{}'", key));
 
     model::InodeAttrs& a = entry.attrs;
-    bool shorthand = std::find(std::begin(syntax::kShorthands),
-                               std::end(syntax::kShorthands),
-                               key) != std::end(syntax::kShorthands);
+    bool shorthand = is_shorthand(key);
     if (key == "mode" && tok.has_eq) {
       Token value = tok;
       value.text = tok.value;
@@ -461,7 +465,9 @@ Entry parse_entry(const Line& line, size_t i, const std::string& prefix) {
         line.tokens[next].quoted) {
       a.data = line.tokens[next++].text;
     } else if (type == S_IFREG && next < line.tokens.size() &&
-               !line.tokens[next].has_eq) {
+               !line.tokens[next].has_eq &&
+               !is_shorthand(line.tokens[next].text)) {
+      // A bare shorthand ("file /a opaque") is an attribute, not content.
       const Token& tok = line.tokens[next];
       fail(line.number, tok.col,
            fmt::format("file content must be quoted: '{}'", tok.text));

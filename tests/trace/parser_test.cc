@@ -400,6 +400,28 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
   }
 }
 
+TEST_CASE("a bare shorthand after a file's path is an attribute", "[parser]") {
+  // Found by the parser fuzzer: "file /x uuid" was rejected as unquoted
+  // content, although "file /x user.a=b uuid" was read, so a written
+  // trace did not parse again.
+  Scenario s = parse_ok(
+      "title t\n"
+      "upper\n"
+      "  file /x uuid user.foo=bar\n"
+      "  file /y opaque=n\n");
+  const model::Layer& upper = *s.stack.upper;
+  const model::Inode& x = upper.inode(*upper.find("/x"));
+  CHECK(x.data.empty());
+  CHECK(x.xattr("trusted.overlay.uuid") == "");
+  CHECK(x.xattr("user.foo") == "bar");
+  CHECK(upper.inode(*upper.find("/y")).xattr("trusted.overlay.opaque") == "n");
+
+  SECTION("a word that is no attribute is still unquoted content") {
+    check_error("upper\n  file /x data\n", 2, 11,
+                "file content must be quoted");
+  }
+}
+
 TEST_CASE("ParseError formats as FILE:LINE:COL", "[parser][errors]") {
   ParseError err{"x.trace", 3, 7, "bad thing"};
   CHECK(err.str() == "x.trace:3:7: bad thing");
