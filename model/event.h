@@ -14,7 +14,7 @@
 namespace ovlsim::model {
 
 enum class EventKind {
-  kLookup,     // a name was found: `layer` is the topmost layer holding it
+  kLookup,     // a name was looked up: see `layers`
   kCopyUp,     // an object was copied to the upper layer
   kCreate,     // a new object was created in the upper layer
   kRemove,     // an object was removed from the upper layer
@@ -30,6 +30,11 @@ struct Event {
   std::string path;    // the path in the merged view
   std::size_t layer;   // 0 for the upper layer, 1.. for lower layers
   std::string detail;  // a short phrase, e.g. "data and metadata"
+  // kLookup: every layer that makes up the name, topmost first (`layer`
+  // is the first). Empty when the name is negative: `detail` then says
+  // what hid it, and `layer` is the layer of that whiteout or opaque
+  // directory.
+  std::vector<std::size_t> layers;
 };
 
 using EventLog = std::vector<Event>;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "model/whiteout.h"
 
@@ -299,6 +300,90 @@ Status ovl_permission(const OvlFs& fs, const Inode& inode, int mask) {
   return Ok{};
 }
 
+namespace {
+
+// What explains the outcome of a lookup, for the event log: what a
+// non-directory hides, what ends a merge, or what hid a negative name.
+std::string lookup_detail(const OvlFs& fs, const OvlDentry& parent,
+                          const OvlDentry& d, std::size_t& layer) {
+  if (d.positive()) {
+    const Inode& top = fs.top_inode(d);
+    std::vector<std::string> facts;
+    std::size_t layers = d.lower.size() + (d.upper ? 1 : 0);
+    if (top.is_dir() && layers > 1)
+      facts.push_back("a merged directory");
+    if (!top.is_dir() && layers > 1)
+      facts.push_back(fmt::format("metacopy: the data is in lower layer {}",
+                                  d.lower.back().layer));
+    const LayerRef last = d.lower.empty() ? LayerRef{} : d.lower.back();
+    if (top.is_dir() && d.opaque)
+      facts.push_back(
+          "opaque in the upper layer: lower directories of "
+          "this name are not merged");
+    else if (top.is_dir() && !d.lower.empty() &&
+             opaque_value(fs, last.layer, fs.real(last)) == Opaque::kYes)
+      facts.push_back(
+          fmt::format("opaque in lower layer {}: the layers "
+                      "below are not merged",
+                      last.layer));
+    if (!top.is_dir() && d.upper && layers == 1) {
+      for (const LayerRef& dir : parent.lower) {
+        std::optional<InodeNumber> ino =
+            fs.layer(dir.layer).lookup(dir.ino, d.name);
+        if (ino && !is_any_whiteout(fs, fs.real({dir.layer, *ino})))
+          facts.push_back(
+              fmt::format("it hides the one in lower layer {}", dir.layer));
+        if (ino)
+          break;
+      }
+    }
+    return fmt::format("{}", fmt::join(facts, "; "));
+  }
+
+  const Layer& upper = fs.layer(0);
+  if (parent.upper) {
+    if (std::optional<InodeNumber> ino = upper.lookup(*parent.upper, d.name);
+        ino && is_any_whiteout(fs, upper.inode(*ino))) {
+      layer = 0;
+      return "a whiteout in the upper layer hides the name";
+    }
+  }
+  for (const LayerRef& dir : parent.lower) {
+    std::optional<InodeNumber> ino =
+        fs.layer(dir.layer).lookup(dir.ino, d.name);
+    if (ino && is_any_whiteout(fs, fs.real({dir.layer, *ino}))) {
+      layer = dir.layer;
+      return fmt::format("a whiteout in lower layer {} hides the name",
+                         dir.layer);
+    }
+  }
+  if (parent.opaque) {
+    layer = 0;
+    return "not in the upper directory, which is opaque: lower layers are "
+           "not searched";
+  }
+  return "no layer has the name";
+}
+
+// Records which layers answered the lookup of `d` below the target of
+// `walk` (`ovlsim explain` shows it).
+void log_lookup(OvlFs& fs, const OvlPath& walk, const OvlDentry& d) {
+  Event event{EventKind::kLookup, walk.path(), 0, ""};
+  if (!walk.is_root())
+    event.path += '/';
+  event.path += d.name;
+  if (d.upper)
+    event.layers.push_back(0);
+  for (const LayerRef& ref : d.lower)
+    event.layers.push_back(ref.layer);
+  if (!event.layers.empty())
+    event.layer = event.layers.front();
+  event.detail = lookup_detail(fs, walk.target(), d, event.layer);
+  fs.log(std::move(event));
+}
+
+}  // namespace
+
 Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
   if (path.empty())
     return fs.fail(ENOENT, "empty path");
@@ -353,6 +438,8 @@ Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
     Result<OvlDentry> child = ovl_lookup(fs, walk.target(), name);
     if (!child)
       return Errno{child.err()};
+    if (fs.logging())
+      log_lookup(fs, walk, *child);
     if (!child->positive()) {
       if (!last)
         return fs.fail(ENOENT, "a parent does not exist");

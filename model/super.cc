@@ -75,6 +75,11 @@ void OvlFs::log(EventKind kind, std::string path, std::size_t layer,
   log_->push_back({kind, std::move(path), layer, std::move(detail)});
 }
 
+void OvlFs::log(Event event) {
+  if (log_ != nullptr)
+    log_->push_back(std::move(event));
+}
+
 Errno OvlFs::fail(int err, std::string_view why) {
   if (log_ != nullptr)
     log_->push_back({EventKind::kError, "", 0, std::string(why)});

@@ -137,6 +137,7 @@ class OvlFs {
   bool logging() const { return log_ != nullptr; }
   void log(EventKind kind, std::string path, std::size_t layer,
            std::string detail);
+  void log(Event event);
 
   // Records why an operation fails and returns its errno.
   Errno fail(int err, std::string_view why);

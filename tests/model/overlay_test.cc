@@ -720,5 +720,52 @@ TEST_CASE("the event log records what the model did", "[overlay][event]") {
   CHECK(count(EventKind::kWhiteout) == 1);
 }
 
+TEST_CASE("the event log records which layers answered each lookup",
+          "[overlay][event][lookup]") {
+  Overlay ovl = mount_ok(basic_stack());
+  EventLog log;
+  ovl.set_log(&log);
+  auto lookup = [&](const std::string& path) -> const Event* {
+    for (const Event& e : log)
+      if (e.kind == EventKind::kLookup && e.path == path)
+        return &e;
+    return nullptr;
+  };
+
+  SECTION("a merged directory names every layer, topmost first") {
+    REQUIRE(ovl.stat("/d/c").ok());
+    const Event* d = lookup("/d");
+    REQUIRE(d != nullptr);
+    CHECK(d->layers == std::vector<std::size_t>{1, 2});
+    CHECK(d->detail == "a merged directory");
+    const Event* c = lookup("/d/c");
+    REQUIRE(c != nullptr);
+    CHECK(c->layers == std::vector<std::size_t>{2});
+    CHECK(c->layer == 2);
+  }
+  SECTION("an upper file says what it hides") {
+    REQUIRE(ovl.truncate("/f", 0).ok());
+    log.clear();
+    REQUIRE(ovl.stat("/f").ok());
+    const Event* f = lookup("/f");
+    REQUIRE(f != nullptr);
+    CHECK(f->layers == std::vector<std::size_t>{0});
+    CHECK(f->detail == "it hides the one in lower layer 1");
+  }
+  SECTION("a negative lookup says what hid the name") {
+    REQUIRE(ovl.unlink("/d/a").ok());
+    log.clear();
+    CHECK(ovl.stat("/d/a").err() == ENOENT);
+    const Event* a = lookup("/d/a");
+    REQUIRE(a != nullptr);
+    CHECK(a->layers.empty());
+    CHECK(a->layer == 0);
+    CHECK(a->detail == "a whiteout in the upper layer hides the name");
+    CHECK(ovl.stat("/none").err() == ENOENT);
+    REQUIRE(lookup("/none") != nullptr);
+    CHECK(lookup("/none")->detail == "no layer has the name");
+  }
+}
+
 }  // namespace
 }  // namespace ovlsim::model
