@@ -19,6 +19,14 @@ class Palette {
     on_ = isatty(fd) && (no_color == nullptr || *no_color == '\0');
   }
 
+  // A palette that never colours, whatever the terminal: for text that
+  // goes to a file or a test.
+  static Palette none() {
+    Palette p(-1);
+    p.on_ = false;
+    return p;
+  }
+
   bool on() const { return on_; }
 
   std::string red(std::string_view s) const { return paint("31", s); }
