@@ -918,7 +918,8 @@ class Parser {
     split_lines();
     for (current_ = 0; current_ < lines_.size(); ++current_) {
       Line& line = lines_[current_];
-      lex(line);
+      if (!lex_free_text(line))
+        lex(line);
       if (line.tokens.empty())
         continue;
       if (!line.tokens[0].bare)
@@ -975,6 +976,29 @@ class Parser {
         break;
       pos = end + 1;
     }
+  }
+
+  // Title and description lines hold free text, which is not split into
+  // words: a lone '"' or a '#' in it is text. Gives such a line its
+  // keyword as its only token and returns true; returns false for other
+  // lines.
+  static bool lex_free_text(Line& line) {
+    size_t start = line.raw.find_first_not_of(" \t");
+    if (start == std::string_view::npos)
+      return false;
+    std::string_view rest = line.raw.substr(start);
+    for (std::string_view keyword : {"title", "description"}) {
+      if (!rest.starts_with(keyword))
+        continue;
+      if (rest.size() > keyword.size() && !is_blank(rest[keyword.size()]))
+        continue;
+      Token tok;
+      tok.text = std::string(keyword);
+      tok.col = static_cast<int>(start) + 1;
+      line.tokens.push_back(std::move(tok));
+      return true;
+    }
+    return false;
   }
 
   // The text after the keyword, for title and description lines: taken as

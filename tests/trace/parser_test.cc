@@ -422,6 +422,18 @@ TEST_CASE("a bare shorthand after a file's path is an attribute", "[parser]") {
   }
 }
 
+TEST_CASE("title and description lines are free text", "[parser]") {
+  Scenario s = parse_ok(
+      "title It's a \"quote # not a comment\n"
+      "description a lone \" and [ are text\n");
+  CHECK(s.title == "It's a \"quote # not a comment");
+  CHECK(s.description == "a lone \" and [ are text");
+
+  SECTION("out of place, they are still errors") {
+    check_error("steps\ntitle x \"\n", 2, 1, "must come before the steps");
+  }
+}
+
 TEST_CASE("ParseError formats as FILE:LINE:COL", "[parser][errors]") {
   ParseError err{"x.trace", 3, 7, "bad thing"};
   CHECK(err.str() == "x.trace:3:7: bad thing");
