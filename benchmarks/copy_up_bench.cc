@@ -22,6 +22,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -268,12 +269,12 @@ int iterations_for(long size) {
   if (smoke())
     return 2;
   if (size <= (64 << 10))
-    return 48;
+    return 64;
   if (size <= (1 << 20))
-    return 24;
+    return 32;
   if (size <= (16 << 20))
-    return 8;
-  return 3;
+    return 12;
+  return 4;
 }
 
 int register_all() {
@@ -283,49 +284,55 @@ int register_all() {
     sizes = {0, 4 << 10};
   const Op ops[] = {Op::kWrite, Op::kChmod};
 
-  // Every series walks the sizes, so that memory for the largest files is
-  // only in use once at a time.
-  auto add = [&](const std::string& name, auto fn) {
-    for (long size : sizes) {
-      int n = iterations_for(size);
-      benchmark::RegisterBenchmark(name.c_str(), fn, n)
-          ->Arg(size)
-          ->Iterations(n)
-          ->UseManualTime()
-          ->Unit(benchmark::kMicrosecond);
-    }
-  };
+  // Size by size, every series in turn: a baseline and the copy-ups it is
+  // compared with run minutes apart at most, under the same load, and
+  // memory for the largest files is in use for one series at a time.
+  std::vector<
+      std::pair<std::string, std::function<void(benchmark::State&, int)>>>
+      series;
   for (auto [fs, backing] : {std::pair{"tmpfs", Backing::kTmpfs},
                              std::pair{"ext4", Backing::kExt4}}) {
     for (bool fsync_copy : {false, true}) {
       if (fsync_copy && backing == Backing::kTmpfs)
         continue;
-      add(fmt::format("copy_up/baseline_{}/copy_file_range/{}", fs,
-                      fsync_copy ? "fsync" : "plain"),
-          [=](benchmark::State& state, int n) {
-            BM_Baseline(state, backing, fsync_copy, n);
-          });
+      series.emplace_back(fmt::format("copy_up/baseline_{}/copy_file_range/{}",
+                                      fs, fsync_copy ? "fsync" : "plain"),
+                          [=](benchmark::State& state, int n) {
+                            BM_Baseline(state, backing, fsync_copy, n);
+                          });
     }
   }
   for (Op op : ops) {
     const char* op_name = op == Op::kWrite ? "write" : "chmod";
     for (bool metacopy : {false, true}) {
       const char* mc = metacopy ? "metacopy_on" : "metacopy_off";
-      add(fmt::format("copy_up/model/{}/{}", op_name, mc),
-          [=](benchmark::State& state, int n) {
-            BM_Model(state, op, metacopy, n);
-          });
-      add(fmt::format("copy_up/kernel_tmpfs/{}/{}", op_name, mc),
+      series.emplace_back(fmt::format("copy_up/model/{}/{}", op_name, mc),
+                          [=](benchmark::State& state, int n) {
+                            BM_Model(state, op, metacopy, n);
+                          });
+      series.emplace_back(
+          fmt::format("copy_up/kernel_tmpfs/{}/{}", op_name, mc),
           [=](benchmark::State& state, int n) {
             BM_Kernel(state, Backing::kTmpfs, op, metacopy, n);
           });
-      add(fmt::format("copy_up/kernel_ext4/{}/{}", op_name, mc),
-          [=](benchmark::State& state, int n) {
-            BM_Kernel(state, Backing::kExt4, op, metacopy, n);
-          });
+      series.emplace_back(fmt::format("copy_up/kernel_ext4/{}/{}", op_name, mc),
+                          [=](benchmark::State& state, int n) {
+                            BM_Kernel(state, Backing::kExt4, op, metacopy, n);
+                          });
     }
-    add(fmt::format("copy_up/fuse_overlayfs/{}/metacopy_off", op_name),
+    series.emplace_back(
+        fmt::format("copy_up/fuse_overlayfs/{}/metacopy_off", op_name),
         [=](benchmark::State& state, int n) { BM_Fuse(state, op, n); });
+  }
+
+  for (long size : sizes) {
+    int n = iterations_for(size);
+    for (const auto& [name, fn] : series)
+      benchmark::RegisterBenchmark(name.c_str(), fn, n)
+          ->Arg(size)
+          ->Iterations(n)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
   }
   return 0;
 }

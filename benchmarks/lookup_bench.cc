@@ -43,7 +43,7 @@ namespace {
 // Distinct names per remount of the cold series.
 constexpr int kNames = 8;
 // Remounts per cold measurement.
-constexpr int kColdRounds = 16;
+constexpr int kColdRounds = 48;
 
 enum class Kind { kBottom, kNegative, kDeep };
 
@@ -268,7 +268,7 @@ int register_all() {
   const Kind kinds[] = {Kind::kBottom, Kind::kNegative, Kind::kDeep};
   // The minimum time of the warm series; the cold one runs a fixed number
   // of remounts.
-  double min_time = smoke() ? 0.001 : 0.05;
+  double min_time = smoke() ? 0.001 : 0.2;
   int cold_iterations = smoke() ? kNames : kNames * kColdRounds;
 
   for (int depth : depths) {

@@ -145,7 +145,7 @@ int register_all() {
     entry_counts = {10};
     layer_counts = {1, 4};
   }
-  double min_time = smoke() ? 0.001 : 0.05;
+  double min_time = smoke() ? 0.001 : 0.1;
 
   for (long entries : entry_counts)
     benchmark::RegisterBenchmark("readdir/baseline/plain", BM_Baseline)
