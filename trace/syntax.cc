@@ -144,7 +144,9 @@ bool is_bare_word(std::string_view word) {
   if (word.empty() || word == "->")
     return false;
   for (unsigned char c : word) {
-    if (c <= ' ' || c >= 0x7f || c == '"' || c == '#' || c == '[' || c == ']')
+    // A bare word with '=' would read as KEY=VALUE.
+    if (c <= ' ' || c >= 0x7f || c == '"' || c == '#' || c == '[' || c == ']' ||
+        c == '=')
       return false;
   }
   return true;

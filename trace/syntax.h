@@ -44,7 +44,8 @@ std::string_view dtype_name(unsigned char type);
 int errno_from_name(std::string_view name);
 
 // True when `word` can be written without quotes: not empty, no spaces,
-// no quote, '#', '[', ']' or non-printable byte, and not the "->" arrow.
+// no quote, '#', '[', ']', '=' or non-printable byte, and not the "->"
+// arrow.
 bool is_bare_word(std::string_view word);
 
 // The string in quotes, with \\, \", \n, \t, \r and \xHH escapes.

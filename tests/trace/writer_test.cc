@@ -118,6 +118,19 @@ TEST_CASE("write_layer quotes an empty file before a bare shorthand",
   CHECK(again.stack.upper->same_tree(*s.stack.upper));
 }
 
+TEST_CASE("write_layer quotes a link target holding '='", "[writer]") {
+  // Found by the parser fuzzer: a bare "/F/=" where a link target belongs
+  // reads as an attribute, so the written trace did not parse again.
+  Scenario s = parse_ok(
+      "title t\nupper\n  file /a\n  link \"/F/=\" /a\n"
+      "  symlink /s \"k=v\"\n");
+  std::string written = write_trace(s);
+  Scenario again = parse_ok(written);
+  CHECK(again.stack.upper->same_tree(*s.stack.upper));
+  CHECK(write_trace(again) == written);
+  CHECK_THAT(written, Catch::Contains("symlink /s \"k=v\""));
+}
+
 TEST_CASE("quote escapes what a trace line cannot hold", "[writer]") {
   CHECK(quote("a\"b\\c\n\x7f") == "\"a\\\"b\\\\c\\n\\x7f\"");
 }
