@@ -992,6 +992,12 @@ class Parser {
         continue;
       if (rest.size() > keyword.size() && !is_blank(rest[keyword.size()]))
         continue;
+      for (size_t i = start; i < line.raw.size(); ++i) {
+        unsigned char c = line.raw[i];
+        if ((c < ' ' && c != '\t') || c == 0x7f)
+          fail(line.number, static_cast<int>(i) + 1,
+               fmt::format("control character in a {} line", keyword));
+      }
       Token tok;
       tok.text = std::string(keyword);
       tok.col = static_cast<int>(start) + 1;

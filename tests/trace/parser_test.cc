@@ -429,6 +429,14 @@ TEST_CASE("title and description lines are free text", "[parser]") {
   CHECK(s.title == "It's a \"quote # not a comment");
   CHECK(s.description == "a lone \" and [ are text");
 
+  SECTION("a control character in them is an error") {
+    // Found by the parser fuzzer: a '\r' kept in a title was lost when
+    // the written trace was read again.
+    ParseError err = parse_bad("title a\r\t\nsteps\n");
+    CHECK(err.line == 1);
+    CHECK(err.col == 8);
+    CHECK_THAT(err.message, Catch::Contains("control character"));
+  }
   SECTION("out of place, they are still errors") {
     check_error("steps\ntitle x \"\n", 2, 1, "must come before the steps");
   }
