@@ -19,6 +19,9 @@
 //                tmpfs, whose own dentries are never dropped.
 //   baseline     the same fstatat on the bottom layer's directory, outside
 //                the overlay
+//   kernel_cold_ext4, baseline_ext4
+//                the same with the layers on ext4 (a loop-mounted image):
+//                ext4 keeps negative dentries, which tmpfs drops at once
 // The name's last number is the depth. Times are wall-clock per lookup.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -28,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -46,6 +50,8 @@ constexpr int kNames = 8;
 constexpr int kColdRounds = 48;
 
 enum class Kind { kBottom, kNegative, kDeep };
+
+enum class Backing { kTmpfs, kExt4 };
 
 const char* kind_name(Kind kind) {
   switch (kind) {
@@ -95,19 +101,15 @@ model::Stack lookup_stack(int depth) {
   return stack;
 }
 
-// The stack of one depth, in the model and mounted for real; made when a
-// benchmark of another depth asks for it. Benchmarks are registered depth
-// by depth, so each stack is written once.
-struct DepthFixture {
-  int depth = 0;
-  model::Stack stack;
-  std::optional<model::Overlay> model;
+// One stack mounted for real, with descriptors of the merged directory
+// and of the bottom layer's.
+struct RealStack {
   std::unique_ptr<KernelMount> kernel;
-  std::string kernel_error;
+  std::string error;
   int merged_fd = -1;
   int bottom_fd = -1;
 
-  ~DepthFixture() { close_fds(); }
+  ~RealStack() { close_fds(); }
 
   void close_fds() {
     if (merged_fd >= 0)
@@ -124,17 +126,18 @@ struct DepthFixture {
                      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
 
-  // Mounts the stack for real on first use. Returns false and sets
-  // kernel_error when that fails.
-  bool mount_kernel() {
+  // Mounts `stack` on first use, on a tmpfs of its own or, with `base`, in
+  // a directory of that filesystem. Returns false and sets `error` when
+  // that fails.
+  bool mount(const model::Stack& stack, const std::string& base) {
     if (kernel)
-      return kernel_error.empty();
-    kernel = std::make_unique<KernelMount>(new_target_dir("lookup"), true);
+      return error.empty();
+    kernel = std::make_unique<KernelMount>(new_target_dir("lookup", base),
+                                           base.empty());
     harness::MountResult r = kernel->mount(make_scenario(stack));
     if (!r.ok()) {
-      kernel_error = r.failure.empty()
-                         ? fmt::format("mount failed: errno {}", r.err)
-                         : r.failure;
+      error = r.failure.empty() ? fmt::format("mount failed: errno {}", r.err)
+                                : r.failure;
       return false;
     }
     open_fds();
@@ -151,6 +154,38 @@ struct DepthFixture {
     return true;
   }
 };
+
+// The stack of one depth, in the model and mounted for real on tmpfs and
+// on ext4; made when a benchmark of another depth asks for it. Benchmarks
+// are registered depth by depth, so each stack is written once.
+struct DepthFixture {
+  int depth = 0;
+  model::Stack stack;
+  std::optional<model::Overlay> model;
+  RealStack tmpfs;
+  RealStack ext4;
+};
+
+// The fixture's real stack on `backing`, mounted; null after marking the
+// benchmark skipped when that is not possible.
+RealStack* real_stack(benchmark::State& state, DepthFixture& f,
+                      Backing backing) {
+  std::string base;
+  if (backing == Backing::kExt4) {
+    std::string why;
+    base = ext4_dir(&why);
+    if (base.empty()) {
+      state.SkipWithError(fmt::format("skipped: no ext4: {}", why).c_str());
+      return nullptr;
+    }
+  }
+  RealStack& real = backing == Backing::kExt4 ? f.ext4 : f.tmpfs;
+  if (!real.mount(f.stack, base)) {
+    state.SkipWithError(real.error.c_str());
+    return nullptr;
+  }
+  return &real;
+}
 
 DepthFixture& fixture(int depth) {
   // The sandbox outlives the fixture: it is made first.
@@ -208,47 +243,39 @@ void warm_stat(benchmark::State& state, int dir_fd, Kind kind) {
 void BM_KernelWarm(benchmark::State& state, int depth, Kind kind) {
   if (!need_kernel(state))
     return;
-  DepthFixture& f = fixture(depth);
-  if (!f.mount_kernel()) {
-    state.SkipWithError(f.kernel_error.c_str());
-    return;
-  }
-  warm_stat(state, f.merged_fd, kind);
+  if (RealStack* real = real_stack(state, fixture(depth), Backing::kTmpfs))
+    warm_stat(state, real->merged_fd, kind);
 }
 
-void BM_Baseline(benchmark::State& state, int depth, Kind kind) {
+void BM_Baseline(benchmark::State& state, int depth, Kind kind,
+                 Backing backing) {
   if (!need_kernel(state))
     return;
-  DepthFixture& f = fixture(depth);
-  if (!f.mount_kernel()) {
-    state.SkipWithError(f.kernel_error.c_str());
-    return;
-  }
-  warm_stat(state, f.bottom_fd, kind);
+  if (RealStack* real = real_stack(state, fixture(depth), backing))
+    warm_stat(state, real->bottom_fd, kind);
 }
 
-void BM_KernelCold(benchmark::State& state, int depth, Kind kind) {
+void BM_KernelCold(benchmark::State& state, int depth, Kind kind,
+                   Backing backing) {
   if (!need_kernel(state))
     return;
-  DepthFixture& f = fixture(depth);
-  if (!f.mount_kernel()) {
-    state.SkipWithError(f.kernel_error.c_str());
+  RealStack* real = real_stack(state, fixture(depth), backing);
+  if (real == nullptr)
     return;
-  }
   std::vector<std::string> paths;
   for (int k = 0; k < kNames; k++)
     paths.push_back(path_of(kind, k));
 
   int k = 0;
   for (auto _ : state) {
-    if (k == 0 && !f.remount()) {
+    if (k == 0 && !real->remount()) {
       state.SkipWithError("mounting the overlay again failed");
       return;
     }
     struct stat st;
     int rc = 0, err = 0;
     double s = seconds_of([&] {
-      rc = fstatat(f.merged_fd, paths[k].c_str(), &st, AT_SYMLINK_NOFOLLOW);
+      rc = fstatat(real->merged_fd, paths[k].c_str(), &st, AT_SYMLINK_NOFOLLOW);
       err = errno;
     });
     if (!expected(kind, rc, err)) {
@@ -280,21 +307,26 @@ int register_all() {
           ->Arg(depth)
           ->MinTime(min_time)
           ->UseRealTime();
-      benchmark::RegisterBenchmark(name("baseline").c_str(), BM_Baseline, depth,
-                                   kind)
-          ->Arg(depth)
-          ->MinTime(min_time)
-          ->UseRealTime();
+      for (auto [suffix, backing] : {std::pair{"", Backing::kTmpfs},
+                                     std::pair{"_ext4", Backing::kExt4}}) {
+        benchmark::RegisterBenchmark(
+            name(fmt::format("baseline{}", suffix).c_str()).c_str(),
+            BM_Baseline, depth, kind, backing)
+            ->Arg(depth)
+            ->MinTime(min_time)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark(
+            name(fmt::format("kernel_cold{}", suffix).c_str()).c_str(),
+            BM_KernelCold, depth, kind, backing)
+            ->Arg(depth)
+            ->Iterations(cold_iterations)
+            ->UseManualTime();
+      }
       benchmark::RegisterBenchmark(name("kernel_warm").c_str(), BM_KernelWarm,
                                    depth, kind)
           ->Arg(depth)
           ->MinTime(min_time)
           ->UseRealTime();
-      benchmark::RegisterBenchmark(name("kernel_cold").c_str(), BM_KernelCold,
-                                   depth, kind)
-          ->Arg(depth)
-          ->Iterations(cold_iterations)
-          ->UseManualTime();
     }
   }
   return 0;
