@@ -54,6 +54,7 @@ enum class Note {
   kOrigin,
   kExdev,
   kReadOnly,
+  kRmdir,
 };
 
 std::string_view note_text(Note note) {
@@ -99,6 +100,11 @@ std::string_view note_text(Note note) {
     case Note::kReadOnly:
       return "Without an upper layer the overlay is read-only: every call "
              "that would write fails with EROFS.";
+    case Note::kRmdir:
+      return "Removing a directory leaves a whiteout, just as removing a "
+             "file does, not an opaque directory (as some Docker "
+             "documentation says). A directory becomes opaque only when a "
+             "new one is made over the whiteout.";
   }
   return "";
 }
@@ -203,6 +209,7 @@ class Explainer {
   const Palette& p_;
   std::string out_;
   std::set<Note> noted_;
+  bool legend_shown_ = false;
   bool all_expected_ = true;
   trace::ModelRunner runner_;
   model::EventLog log_;
@@ -268,6 +275,9 @@ void Explainer::stack(std::string_view heading, const model::Overlay& ovl) {
     return;
   out_ += fmt::format("\n{}\n", p_.bold(heading));
   out_ += draw_stack(ovl, scenario_, p_);
+  if (!legend_shown_)
+    out_ += stack_legend(p_);
+  legend_shown_ = true;
 }
 
 std::string Explainer::event_line(const model::Event& e,
@@ -364,6 +374,9 @@ void Explainer::step(std::size_t index, const trace::Step& step) {
     wrote = wrote || (e.kind != model::EventKind::kLookup &&
                       e.kind != model::EventKind::kError);
     why = why || e.kind == model::EventKind::kError;
+    if (e.kind == model::EventKind::kWhiteout &&
+        step.op.kind == trace::OpKind::kRmdir)
+      note(Note::kRmdir, notes);
     out_ += "   " + wrap(line, 74, "     ") + "\n";
   }
   if (got.ok() && step.op.kind == trace::OpKind::kReaddir) {
@@ -438,12 +451,13 @@ std::string Explainer::run() {
 
   if (!scenario_.steps.empty())
     stack("The stack after the steps:", runner_.overlay());
-  out_ += fmt::format(
-      "\nIn all: {} copy-up{}, {} whiteout{}, {} opaque director{}, {} "
-      "failed call{}. The lower layers were never written.\n",
+  std::string summary = fmt::format(
+      "In all: {} copy-up{}, {} whiteout{}, {} opaque director{}, {} "
+      "failed call{}. The lower layers were never written.",
       copy_ups_, copy_ups_ == 1 ? "" : "s", whiteouts_,
       whiteouts_ == 1 ? "" : "s", opaques_, opaques_ == 1 ? "y" : "ies",
       failures_, failures_ == 1 ? "" : "s");
+  out_ += "\n" + wrap(summary, 78, "") + "\n";
   return out_;
 }
 

@@ -47,6 +47,10 @@ std::string explain_trace(const trace::Scenario& scenario,
 std::string draw_stack(const model::Overlay& ovl,
                        const trace::Scenario& scenario, const Palette& palette);
 
+// What the marks of the table mean, a few lines to print under the first
+// table.
+std::string stack_legend(const Palette& palette);
+
 // The same table for layers that are not mounted (a mount that failed):
 // the layer columns only.
 std::string draw_layers(const trace::Scenario& scenario,

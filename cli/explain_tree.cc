@@ -347,8 +347,11 @@ std::string draw_stack(const model::Overlay& ovl,
     table.rows[key].layers.resize(table.layers.size());
   merged_cells(table.rows, view.value_or(std::map<Key, MergedEntry>{}),
                table.names);
-  return render(table.column_names, table.labels, table.rows, true, palette) +
-         palette.dim(kLegend);
+  return render(table.column_names, table.labels, table.rows, true, palette);
+}
+
+std::string stack_legend(const Palette& palette) {
+  return palette.dim(kLegend);
 }
 
 std::string draw_layers(const trace::Scenario& scenario,

@@ -132,6 +132,9 @@ TEST_CASE("explain tells copy-up, whiteouts and opaque directories",
     CHECK_THAT(out, Contains("In all: 2 copy-ups, 4 whiteouts, 1 opaque "
                              "directory, 1 failed call."));
   }
+  SECTION("a removed directory leaves a whiteout, and the note says so") {
+    CHECK(count(out, "note: Removing a directory leaves a whiteout") == 1);
+  }
 }
 
 TEST_CASE("explain draws the stack before and after", "[explain]") {
