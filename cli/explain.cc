@@ -136,6 +136,35 @@ std::string wrap(std::string_view text, std::size_t width,
   return out;
 }
 
+// The events in the order a reader follows them. An event that lookup
+// records while it finds a name (LK-15: a merged directory gets an
+// origin) knows only the name, not its path: it moves after the lookup
+// of that name and takes its path.
+model::EventLog in_walk_order(const model::EventLog& log) {
+  model::EventLog out;
+  std::vector<model::Event> waiting;
+  for (const model::Event& e : log) {
+    if (!e.path.empty() && e.path[0] != '/') {
+      waiting.push_back(e);
+      continue;
+    }
+    out.push_back(e);
+    if (e.kind != model::EventKind::kLookup)
+      continue;
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (e.path.ends_with("/" + it->path)) {
+        it->path = e.path;
+        out.push_back(std::move(*it));
+        it = waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  out.insert(out.end(), waiting.begin(), waiting.end());
+  return out;
+}
+
 class Explainer {
  public:
   Explainer(const trace::Scenario& scenario, const ExplainOptions& options,
@@ -363,7 +392,7 @@ void Explainer::step(std::size_t index, const trace::Step& step) {
   std::set<std::pair<std::string, std::string>> told;
   bool wrote = false;
   bool why = false;
-  for (const model::Event& e : log_) {
+  for (const model::Event& e : in_walk_order(log_)) {
     // stat and lstat also log their target without the layers.
     if (e.kind == model::EventKind::kLookup && e.layers.empty() &&
         e.detail.empty())

@@ -177,6 +177,24 @@ TEST_CASE("explain draws the stack before and after", "[explain]") {
   }
 }
 
+TEST_CASE("explain tells what a lookup wrote after that lookup", "[explain]") {
+  // An upper directory without overlay.origin that merges with a lower one
+  // gets an origin on lookup (LK-15).
+  std::string out = explain(
+      "title t\n"
+      "upper\n"
+      "  dir /d\n"
+      "lower\n"
+      "  file /d/x\n"
+      "steps\n"
+      "stat /d/x\n");
+  std::size_t lookup = out.find("lookup /d: found in the upper layer and L1");
+  std::size_t xattr = out.find("xattr /d: lookup added overlay.origin");
+  CHECK(lookup != std::string::npos);
+  CHECK(xattr != std::string::npos);
+  CHECK(lookup < xattr);
+}
+
 TEST_CASE("explain reports a result the trace does not expect", "[explain]") {
   std::string out = explain(
       "title t\n"
