@@ -1,6 +1,8 @@
 // ovlsim explain: teaching mode (cli/explain.h).
 #include "cli/explain.h"
 
+#include <fcntl.h>
+
 #include <cstring>
 #include <set>
 #include <string>
@@ -163,6 +165,31 @@ model::EventLog in_walk_order(const model::EventLog& log) {
   }
   out.insert(out.end(), waiting.begin(), waiting.end());
   return out;
+}
+
+// Whether a successful `op` changes an object (as opposed to reading).
+bool changes_objects(const trace::Op& op) {
+  using trace::OpKind;
+  switch (op.kind) {
+    case OpKind::kStat:
+    case OpKind::kLstat:
+    case OpKind::kFstat:
+    case OpKind::kRead:
+    case OpKind::kPread:
+    case OpKind::kReadlink:
+    case OpKind::kGetxattr:
+    case OpKind::kLgetxattr:
+    case OpKind::kListxattr:
+    case OpKind::kLlistxattr:
+    case OpKind::kReaddir:
+    case OpKind::kClose:
+      return false;
+    case OpKind::kOpen:
+      return (op.flags & O_ACCMODE) != O_RDONLY ||
+             (op.flags & (O_CREAT | O_TRUNC)) != 0;
+    default:
+      return true;
+  }
 }
 
 class Explainer {
@@ -425,8 +452,14 @@ void Explainer::step(std::size_t index, const trace::Step& step) {
               p_.red(fmt::format("why it fails: {}", std::strerror(got.err))) +
               "\n";
   }
-  if (got.ok() && !wrote && step.op.kind != trace::OpKind::kClose)
-    out_ += "   " + p_.dim("nothing was written to the upper layer") + "\n";
+  if (got.ok() && !wrote && changes_objects(step.op))
+    out_ += "   " +
+            p_.dim(
+                "already in the upper layer: changed there, no copy-up "
+                "needed") +
+            "\n";
+  else if (got.ok() && !wrote && step.op.kind != trace::OpKind::kClose)
+    out_ += "   " + p_.dim("a read: nothing was written") + "\n";
 
   if (step.expect) {
     if (trace::matches(*step.expect, step.op.kind, got)) {

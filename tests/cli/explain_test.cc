@@ -93,7 +93,14 @@ TEST_CASE("explain tells which layer answered each lookup", "[explain]") {
              Contains("not found: a whiteout in L2 hides the name"));
   CHECK_THAT(line_of(out, "lookup /nothing:"),
              Contains("not found: no layer has the name"));
-  CHECK_THAT(out, Contains("nothing was written to the upper layer"));
+  CHECK_THAT(out, Contains("a read: nothing was written"));
+
+  SECTION("a change to an upper object needs no copy-up") {
+    std::string again =
+        explain("title t\nupper\n  file /a\nlower\nsteps\nchmod /a 0600\n");
+    CHECK_THAT(again, Contains("already in the upper layer: changed there"));
+    CHECK(again.find("copy-up /a") == std::string::npos);
+  }
 }
 
 TEST_CASE("explain tells copy-up, whiteouts and opaque directories",
