@@ -492,12 +492,23 @@ std::string Explainer::run() {
     if (scenario_.options_error != 0)
       out_ += "   an option is unknown or has a bad value\n";
     else
-      out_ +=
-          "   the layers or the options are not a valid overlay "
-          "(see mount options in doc/semantics.md)\n";
+      out_ += "   " +
+              wrap(
+                  "the kernel refuses these layers or options: too few "
+                  "layers, or options that contradict each other (see "
+                  "doc/semantics.md)",
+                  74, "     ") +
+              "\n";
     trace::Expected want = scenario_.mount_expect.value_or(trace::Expected{});
-    if (want.err != mounted.err)
+    if (want.err != mounted.err) {
       all_expected_ = false;
+      out_ += "   " +
+              p_.red(fmt::format("but the trace expects {}",
+                                 trace::format_expected(want))) +
+              "\n";
+    } else {
+      out_ += "   " + p_.dim("as the trace expects") + "\n";
+    }
     if (options_.trees)
       out_ += "\n" + p_.bold("The layers:") + "\n" + draw_layers(scenario_, p_);
     return out_;

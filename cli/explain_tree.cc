@@ -264,6 +264,8 @@ std::string render(const std::vector<std::string>& names,
   }
   if (with_merged)
     head += "  " + p.bold("merged view");
+  while (!head.empty() && head.back() == ' ')
+    head.pop_back();
   out += head + "\n";
   if (any_label) {
     while (!under.empty() && under.back() == ' ')
