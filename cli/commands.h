@@ -15,10 +15,9 @@ using Args = std::span<const std::string_view>;
 
 // ovlsim run TRACE|DIR... [--record] [--json]   (cli/run.cc)
 int run_command(Args args);
-// ovlsim explain TRACE                          (cli/explain.cc)
+// ovlsim explain [--every-step] [--no-trees] TRACE   (cli/explain.cc)
 int explain_command(Args args);
-// ovlsim check ...  and  ovlsim fuzz ...       (cli/check.cc, cli/fuzz.cc;
-// main() offers them when CMake finds these files)
+// ovlsim check ...  and  ovlsim fuzz ...       (cli/check.cc, cli/fuzz.cc)
 int check_command(Args args);
 int fuzz_command(Args args);
 
