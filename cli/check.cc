@@ -43,6 +43,7 @@ constexpr std::string_view kUsage =
     "  --reference R     the reference (default model)\n"
     "  --no-expectations compare with the model only\n"
     "  --backing DIR     keep layers on DIR's filesystem instead of a tmpfs\n"
+    "  --scratch DIR     where the scratch directory is made (default /tmp)\n"
     "  --legacy-mount    mount with mount(2) instead of fsopen/fsconfig\n"
     "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
     "  --quiet           print only divergences and the summary\n";
@@ -86,6 +87,11 @@ std::string parse_args(Args args, CheckArgs& out) {
       out.run.snapshot_every_step = v == "every";
     } else if (arg == "--no-expectations") {
       out.run.check_expectations = false;
+    } else if (arg == "--scratch") {
+      auto v = value();
+      if (!v)
+        return "--scratch needs a directory";
+      out.sandbox.scratch_root = *v;
     } else if (arg == "--backing") {
       auto v = value();
       if (!v)

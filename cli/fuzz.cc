@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -44,8 +45,11 @@ constexpr std::string_view kUsage =
     "  --reference R     the reference target (default model;\n"
     "                    model-mutant:NAME for a deliberately broken model)\n"
     "  --backing DIR     keep layers on DIR's filesystem instead of a tmpfs\n"
+    "  --scratch DIR     where the scratch directory is made (default /tmp)\n"
     "  --legacy-mount    mount with mount(2) instead of fsopen/fsconfig\n"
     "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
+    "  --keep-going      go on after a counterexample (a new seed for the\n"
+    "                    job that found it) and group them by cause\n"
     "  --stats           print where the time went\n";
 
 struct FuzzArgs {
@@ -154,6 +158,11 @@ std::string parse_args(Args args, FuzzArgs& out) {
         c.fuzz.run.snapshot_every_step = v == "every";
       else
         return "--snapshot takes 'every' or 'end'";
+    } else if (arg == "--scratch") {
+      auto v = value();
+      if (!v)
+        return "--scratch needs a directory";
+      out.sandbox.scratch_root = *v;
     } else if (arg == "--backing") {
       auto v = value();
       if (!v)
@@ -165,6 +174,8 @@ std::string parse_args(Args args, FuzzArgs& out) {
       long ms = 0;
       error = number(ms);
       c.target.op_timeout = std::chrono::milliseconds(ms);
+    } else if (arg == "--keep-going") {
+      c.keep_going = true;
     } else if (arg == "--stats") {
       out.stats = true;
     } else {
@@ -176,6 +187,41 @@ std::string parse_args(Args args, FuzzArgs& out) {
   if (c.target.name.empty())
     return "--target is required";
   return "";
+}
+
+void print_replay(const harness::CampaignOptions& c,
+                  const harness::CampaignFailure& f) {
+  if (!f.trace_path.empty()) {
+    fmt::print("counterexample: {}\n", f.trace_path);
+    fmt::print("replay: ovlsim check --target {} {}\n", c.target.name,
+               f.trace_path);
+  }
+  fmt::print(
+      "rerun: {} --seed {:#x} -j 1 --count {} --max-ops {} "
+      "--layers {}\n",
+      c.command, f.seed, c.fuzz.count, c.fuzz.max_ops, c.fuzz.layers);
+}
+
+// With --keep-going: one block per cause, the first counterexample of each
+// in full, then how often each cause came up.
+void print_classes(const harness::CampaignOptions& c,
+                   const harness::CampaignResult& r) {
+  std::map<std::string, std::vector<const harness::CampaignFailure*>> by;
+  for (const auto& f : r.failures)
+    by[f.signature].push_back(&f);
+  fmt::print(
+      "fuzz: {} differs from {} in {} of {} cases, {} causes (seed "
+      "{:#x}):\n",
+      c.target.name, c.reference.name, r.failures.size(), r.cases, by.size(),
+      c.fuzz.seed);
+  for (const auto& [signature, list] : by) {
+    fmt::print("\ncause: {} ({} counterexamples)\n", signature, list.size());
+    fmt::print("{}", list.front()->report);
+    print_replay(c, *list.front());
+    for (std::size_t i = 1; i < list.size(); i++)
+      if (!list[i]->trace_path.empty())
+        fmt::print("also: {}\n", list[i]->trace_path);
+  }
 }
 
 }  // namespace
@@ -261,19 +307,15 @@ int fuzz_command(Args args) {
         c.target.name, c.reference.name, r.cases, r.operations, c.fuzz.seed);
     return 0;
   }
+  if (c.keep_going) {
+    print_classes(c, r);
+    return 1;
+  }
   for (const auto& f : r.failures) {
     fmt::print("fuzz: {} differs from {} (seed {:#x}, job {} seed {:#x}):\n",
                c.target.name, c.reference.name, c.fuzz.seed, f.job, f.seed);
     fmt::print("{}", f.report);
-    if (!f.trace_path.empty()) {
-      fmt::print("counterexample: {}\n", f.trace_path);
-      fmt::print("replay: ovlsim check --target {} {}\n", c.target.name,
-                 f.trace_path);
-    }
-    fmt::print(
-        "rerun: {} --seed {:#x} -j 1 --count {} --max-ops {} "
-        "--layers {}\n",
-        c.command, f.seed, c.fuzz.count, c.fuzz.max_ops, c.fuzz.layers);
+    print_replay(c, f);
   }
   return 1;
 }

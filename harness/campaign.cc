@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 namespace ovlsim::harness {
 
 namespace {
+
+constexpr std::uint64_t kNextRoundSalt = 0x6b656570'676f696eull;
 
 // Messages from a job to the parent: "<type> <length>\n<payload>".
 void send(int fd, char type, const std::string& payload) {
@@ -108,30 +111,47 @@ std::string write_counterexample(const CampaignOptions& options,
     _exit(1);
   }
 
+  // Each round fuzzes from a fresh seed; a round ends at the end of the
+  // job's share or at a counterexample.
   FuzzOptions fuzz_options = options.fuzz;
   fuzz_options.seed = job_seed(options.fuzz.seed, job);
-  fuzz_options.count = count;
+  int cases = 0;
+  long operations = 0;
   auto last = std::chrono::steady_clock::now();
-  FuzzResult r = fuzz(*reference, *target, fuzz_options, [&](int cases) {
-    auto now = std::chrono::steady_clock::now();
-    if (now - last < std::chrono::milliseconds(100))
-      return;
-    last = now;
-    send(fd, 'p', fmt::format("{}", cases));
-  });
-
-  if (r.failure) {
-    std::string path =
-        write_counterexample(options, fuzz_options, *r.failure, &error);
-    send(fd, 'f',
-         fmt::format("{} {}\n{}", fuzz_options.seed, path, r.failure->report));
+  while (cases < count) {
+    fuzz_options.count = count - cases;
+    FuzzResult r = fuzz(*reference, *target, fuzz_options, [&](int n) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last < std::chrono::milliseconds(100))
+        return;
+      last = now;
+      send(fd, 'p', fmt::format("{}", cases + n));
+    });
+    cases += r.cases;
+    operations += r.operations;
+    if (r.failure) {
+      std::string path =
+          write_counterexample(options, fuzz_options, *r.failure, &error);
+      send(fd, 'f',
+           fmt::format(
+               "{} {}\n{}\n{}", fuzz_options.seed, path,
+               divergence_signature(r.failure->scenario, r.failure->result),
+               r.failure->report));
+      cases++;  // the failing case counts as run
+    }
+    if (!r.error.empty()) {
+      send(fd, 'e', r.error);
+      break;
+    }
+    if (!r.failure || !options.keep_going)
+      break;
+    // A mix that no other job's seed derivation reaches.
+    fuzz_options.seed = job_seed(fuzz_options.seed ^ kNextRoundSalt, 1);
   }
-  if (!r.error.empty())
-    send(fd, 'e', r.error);
   send(
       fd, 'd',
-      fmt::format("{} {} {} {}", r.cases, r.operations,
-                  times_line(target->times()), times_line(reference->times())));
+      fmt::format("{} {} {} {}", cases, operations, times_line(target->times()),
+                  times_line(reference->times())));
   target.reset();
   reference.reset();
   _exit(0);
@@ -146,7 +166,7 @@ struct Job {
 };
 
 // Handles the complete frames in a job's buffer.
-void take_frames(Job& job, int index, CampaignResult& result,
+void take_frames(Job& job, int index, bool keep_going, CampaignResult& result,
                  bool& stop_others) {
   while (true) {
     auto nl = job.buffer.find('\n');
@@ -175,9 +195,10 @@ void take_frames(Job& job, int index, CampaignResult& result,
         in >> f.seed;
         in.get();
         std::getline(in, f.trace_path);
+        std::getline(in, f.signature);
         f.report = payload.substr(static_cast<std::size_t>(in.tellg()));
         result.failures.push_back(std::move(f));
-        stop_others = true;
+        stop_others = !keep_going;
         break;
       }
       case 'd': {
@@ -214,6 +235,8 @@ CampaignResult run_campaign(const CampaignOptions& options,
     std::fflush(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
+      // A job dies with the campaign, even on kill -9.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       close(fds[0]);
       run_job(options, sandbox, j, count, fds[1]);
     }
@@ -253,7 +276,7 @@ CampaignResult run_campaign(const CampaignOptions& options,
         continue;
       }
       job.buffer.append(buf, n);
-      take_frames(job, index[i], result, stop_others);
+      take_frames(job, index[i], options.keep_going, result, stop_others);
     }
     if (stop_others && !stopped) {
       // The first counterexample ends the campaign.

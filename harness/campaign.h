@@ -6,7 +6,8 @@
 // directory "jobN". Job j fuzzes with job_seed(seed, j) and its share of
 // the cases, and reports progress, its time split and a shrunk
 // counterexample (written as a trace to the output directory) through a
-// pipe. The first counterexample stops the other jobs.
+// pipe. The first counterexample stops the other jobs, unless the campaign
+// keeps going.
 #ifndef OVLSIM_HARNESS_CAMPAIGN_H_
 #define OVLSIM_HARNESS_CAMPAIGN_H_
 
@@ -26,6 +27,10 @@ struct CampaignOptions {
   TargetConfig reference{"model"};
   FuzzOptions fuzz;
   int jobs = 1;
+  // Go on after a counterexample: the job that found it starts afresh
+  // from a new seed with the cases it has left, and the others run on.
+  // Otherwise the first counterexample ends the campaign.
+  bool keep_going = false;
   std::string out_dir = "counterexamples";
   // The command that started the campaign minus its seed, count and jobs,
   // for the replay line ("ovlsim fuzz --target kernel").
@@ -34,7 +39,8 @@ struct CampaignOptions {
 
 struct CampaignFailure {
   int job = 0;
-  std::uint64_t seed = 0;  // the job's seed: replays with -j 1
+  std::uint64_t seed = 0;  // the seed that found it: replays with -j 1
+  std::string signature;   // divergence_signature() of the counterexample
   std::string trace_path;  // the counterexample, or "" if not written
   std::string report;      // format_report() of the counterexample
 };

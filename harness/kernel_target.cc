@@ -43,6 +43,7 @@ KernelTarget::KernelTarget(std::string dir, bool private_tmpfs, MountApi api)
 
 KernelTarget::~KernelTarget() {
   unmount();
+  release_batch();
 }
 
 int KernelTarget::mount_new_api(const Layout& layout,

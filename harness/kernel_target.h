@@ -7,7 +7,9 @@
 // "lowerdir+" it falls back to mount(2) with the short relative layer
 // names l1:l2:..., as Docker's l/ links do. After every mount it checks
 // whether the kernel silently made the mount read-only (a leftover it could
-// not remove from the workdir) and reports that as a failure.
+// not remove from the workdir) and reports that as a failure. An overlay
+// whose case ended stays mounted, out of reach, until its batch of cases
+// is detached (see real_target.h).
 //
 // Must run inside a Sandbox.
 #ifndef OVLSIM_HARNESS_KERNEL_TARGET_H_
@@ -43,6 +45,7 @@ class KernelTarget : public RealTarget {
   MountResult mount_overlay(const Layout& layout,
                             const std::vector<std::string>& options) override;
   void unmount_overlay(const Layout& layout) override;
+  bool batch_unmount() const override { return true; }
 
  private:
   // Returns ENOSYS when the kernel lacks the new mount API or lowerdir+.

@@ -187,17 +187,20 @@ void ModelTarget::mutate(const trace::Op& op, const Tree& upper_before) {
   (void)runner_->mount(scenario_);
 }
 
-Snapshot ModelTarget::snapshot() {
+Snapshot ModelTarget::snapshot(SnapshotParts parts) {
   PhaseTimer timer(times_.snapshot);
   times_.snapshots++;
   model::Overlay& ovl = overlay();
   Snapshot snap;
-  // The layers first: reading the merged view may add lazy xattrs.
-  if (ovl.upper() != nullptr)
+  // The merged view first, as a real target reads it: reading it may
+  // change the upper layer (lazy origin and impure marks, LK-15, and an
+  // impure mark dropped by readdir).
+  if (reads_views(parts))
+    snap.merged = tree_of_overlay(ovl);
+  if (ovl.upper() != nullptr && reads_views(parts))
     snap.upper = tree_of_layer(*ovl.upper());
-  for (std::size_t i = 0; i < ovl.lower_count(); i++)
+  for (std::size_t i = 0; reads_lowers(parts) && i < ovl.lower_count(); i++)
     snap.lowers.push_back(tree_of_layer(ovl.lower(i)));
-  snap.merged = tree_of_overlay(ovl);
   return snap;
 }
 

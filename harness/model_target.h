@@ -38,7 +38,7 @@ class ModelTarget : public Target {
   std::string name() const override;
   MountResult mount(const trace::Scenario& scenario) override;
   trace::Outcome apply(const trace::Op& op) override;
-  Snapshot snapshot() override;
+  Snapshot snapshot(SnapshotParts parts) override;
   void unmount() override;
 
   // REQUIRES: mounted.

@@ -40,6 +40,7 @@ RealTarget::~RealTarget() {
   // Subclasses unmount in their destructors; this only releases the rest.
   leave_root();
   remove_layers();
+  release_batch();
   close(host_root_fd_);
   close(host_cwd_fd_);
 }
@@ -75,16 +76,20 @@ MountResult RealTarget::prepare(const model::Stack& stack) {
   };
 
   layout_ = Layout{};
-  layout_.dir = private_tmpfs_ ? dir_ : dir_ + "/r";
-  if (private_tmpfs_) {
+  if (private_tmpfs_ && !batch_mounted_) {
     if (::mount("ovlsim", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
                 "mode=0755") != 0)
       return broken(fmt::format("cannot mount a tmpfs on {}: {}", dir_,
                                 std::strerror(errno)));
-  } else if (mkdir(layout_.dir.c_str(), 0755) != 0) {
+    batch_mounted_ = true;
+    batch_used_ = 0;
+  }
+  std::string case_dir =
+      private_tmpfs_ ? fmt::format("c{}", batch_used_++) : "r";
+  layout_.dir = dir_ + "/" + case_dir;
+  if (mkdir(layout_.dir.c_str(), 0755) != 0)
     return broken(
         fmt::format("cannot create {}: {}", layout_.dir, std::strerror(errno)));
-  }
   layers_ready_ = true;
 
   int dir_fd = open(layout_.dir.c_str(),
@@ -128,12 +133,25 @@ MountResult RealTarget::prepare(const model::Stack& stack) {
   return broken(error);
 }
 
+// Cases a batch tmpfs holds before it is detached.
+constexpr int kBatchCases = 64;
+
+void RealTarget::release_batch() {
+  if (!batch_mounted_)
+    return;
+  leave_root();
+  umount2(dir_.c_str(), MNT_DETACH);
+  batch_mounted_ = false;
+  batch_used_ = 0;
+}
+
 void RealTarget::remove_layers() {
   if (!layers_ready_)
     return;
   layers_ready_ = false;
   if (private_tmpfs_) {
-    umount2(dir_.c_str(), MNT_DETACH);
+    if (batch_used_ >= kBatchCases)
+      release_batch();
     return;
   }
   int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -181,7 +199,7 @@ trace::Outcome RealTarget::apply(const trace::Op& op) {
   return run_in_root(op);
 }
 
-Snapshot RealTarget::snapshot() {
+Snapshot RealTarget::snapshot(SnapshotParts parts) {
   assert(mounted_ && "snapshot of a target that is not mounted");
   PhaseTimer timer(times_.snapshot);
   times_.snapshots++;
@@ -190,14 +208,17 @@ Snapshot RealTarget::snapshot() {
   // The merged view first: lookups through the mount may still add lazy
   // origin and impure xattrs to the upper layer (LK-15).
   Snapshot snap;
-  if (auto merged = read_tree(layout_.merged); merged.ok())
-    snap.merged = std::move(merged.value());
-  if (!layout_.upper.empty())
-    if (auto upper = read_tree(layout_.upper); upper.ok())
-      snap.upper = std::move(upper.value());
-  for (const auto& lower : layout_.lowers)
-    if (auto tree = read_tree(lower); tree.ok())
-      snap.lowers.push_back(std::move(tree.value()));
+  if (reads_views(parts)) {
+    if (auto merged = read_tree(layout_.merged); merged.ok())
+      snap.merged = std::move(merged.value());
+    if (!layout_.upper.empty())
+      if (auto upper = read_tree(layout_.upper); upper.ok())
+        snap.upper = std::move(upper.value());
+  }
+  if (reads_lowers(parts))
+    for (const auto& lower : layout_.lowers)
+      if (auto tree = read_tree(lower); tree.ok())
+        snap.lowers.push_back(std::move(tree.value()));
   return snap;
 }
 
@@ -207,7 +228,8 @@ void RealTarget::unmount() {
   PhaseTimer timer(times_.unmount);
   leave_root();
   process_.close_all();
-  unmount_overlay(layout_);
+  if (!(private_tmpfs_ && batch_unmount()))
+    unmount_overlay(layout_);
   mounted_ = false;
   remove_layers();
 }

@@ -1,13 +1,19 @@
 // The part of a real overlay target that does not depend on who mounts it.
 //
-// A RealTarget owns one directory of the sandbox. For each mount it puts a
-// fresh tmpfs there (or, with a backing directory, a fresh subdirectory),
-// writes the lower layers into l1..lN (top to bottom; the short names keep
-// a legacy mount(2) option string small), makes an upper layer u, a workdir
-// w and a mount point m, and lets the subclass mount. Operations run in
-// this process after a chroot into m, so that paths and absolute symlinks
-// resolve inside the mount; the chroot is left before a snapshot or an
-// unmount. Tearing the tmpfs down removes everything at once.
+// A RealTarget owns one directory of the sandbox. For each mount it makes a
+// fresh case directory, writes the lower layers into l1..lN (top to bottom;
+// the short names keep a legacy mount(2) option string small), makes an
+// upper layer u, a workdir w and a mount point m, and lets the subclass
+// mount. Operations run in this process after a chroot into m, so that
+// paths and absolute symlinks resolve inside the mount; the chroot is left
+// before a snapshot or an unmount.
+//
+// Case directories live on a private tmpfs that holds a batch of them.
+// Every unmount costs the kernel an RCU grace period, so a subclass may
+// leave its overlay mounted (unreachable, its files closed) when a case
+// ends; detaching the batch's tmpfs takes all of them down at once. With a
+// backing directory instead of a tmpfs, every case is unmounted and its
+// directory removed as it ends.
 //
 // Only one RealTarget per process may be mounted at a time, because the
 // root directory belongs to the whole process.
@@ -40,7 +46,7 @@ class RealTarget : public Target {
 
   MountResult mount(const trace::Scenario& scenario) override;
   trace::Outcome apply(const trace::Op& op) override;
-  Snapshot snapshot() override;
+  Snapshot snapshot(SnapshotParts parts) override;
   void unmount() override;
 
   const Layout& layout() const { return layout_; }
@@ -55,6 +61,14 @@ class RealTarget : public Target {
   // Runs `op` in the chroot. Subclasses wrap it to watch for hangs.
   trace::Outcome run_in_root(const trace::Op& op);
 
+  // True when an ended case's overlay may stay mounted until its batch is
+  // detached (see above); unmount_overlay() is then not called.
+  virtual bool batch_unmount() const { return false; }
+
+  // Detaches the batch tmpfs and everything mounted below it. Subclasses
+  // that batch call it in their destructors.
+  void release_batch();
+
  private:
   void enter_root();
   void leave_root();
@@ -68,6 +82,8 @@ class RealTarget : public Target {
   bool mounted_ = false;
   bool layers_ready_ = false;
   bool in_root_ = false;
+  bool batch_mounted_ = false;
+  int batch_used_ = 0;
   Layout layout_;
   Process process_;
 };

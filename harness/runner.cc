@@ -63,7 +63,7 @@ void check_states(const std::vector<trace::ExpectedState>& states,
                   RunResult& result) {
   if (states.empty() || !result.expectation_failures.empty())
     return;
-  Snapshot snap = target.snapshot();
+  Snapshot snap = target.snapshot(SnapshotParts::kViews);
   for (const auto& state : states) {
     auto diffs = check_state(state, snap, options);
     if (diffs.empty())
@@ -105,9 +105,9 @@ void Lockstep::unmount() {
   mounted_ = false;
 }
 
-bool Lockstep::compare_snapshots_at(int step) {
-  auto diffs = compare_snapshots(reference_.snapshot(), target_.snapshot(),
-                                 options_.compare);
+bool Lockstep::compare_snapshots_at(int step, SnapshotParts parts) {
+  auto diffs = compare_snapshots(reference_.snapshot(parts),
+                                 target_.snapshot(parts), options_.compare);
   if (diffs.empty())
     return true;
   result_.step = step;
@@ -147,7 +147,10 @@ bool Lockstep::mount(const trace::Scenario& scenario) {
   }
   if (options_.check_expectations)
     check_states(scenario.mount_states, target_, -1, options_.compare, result_);
-  return !options_.snapshot_every_step || compare_snapshots_at(-1);
+  // The lower layers are compared here and once more at the end: a change
+  // to them would last.
+  return !options_.snapshot_every_step ||
+         compare_snapshots_at(-1, SnapshotParts::kAll);
 }
 
 bool Lockstep::step(const trace::Step& step, int index) {
@@ -176,13 +179,16 @@ bool Lockstep::step(const trace::Step& step, int index) {
     result_.differences = std::move(diffs);
     return false;
   }
-  return !options_.snapshot_every_step || compare_snapshots_at(index);
+  return !options_.snapshot_every_step ||
+         compare_snapshots_at(index, SnapshotParts::kViews);
 }
 
 bool Lockstep::finish(int steps) {
   bool ok = result_.differences.empty();
   if (ok && mounted_ && !options_.snapshot_every_step)
-    ok = compare_snapshots_at(steps);
+    ok = compare_snapshots_at(steps, SnapshotParts::kAll);
+  else if (ok && mounted_ && steps > 0)
+    ok = compare_snapshots_at(steps, SnapshotParts::kLowers);
   unmount();
   return ok;
 }
@@ -197,6 +203,25 @@ RunResult run_scenario(const trace::Scenario& scenario, Target& reference,
   }
   lockstep.finish(static_cast<int>(scenario.steps.size()));
   return lockstep.result();
+}
+
+std::string divergence_signature(const trace::Scenario& scenario,
+                                 const RunResult& result) {
+  const auto& diffs = result.differences.empty() ? result.expectation_failures
+                                                 : result.differences;
+  int step = result.differences.empty() ? result.expectation_step : result.step;
+  std::string op = "mount";
+  if (step >= static_cast<int>(scenario.steps.size()))
+    op = "end";
+  else if (step >= 0)
+    op = std::string(trace::op_name(scenario.steps[step].op.kind));
+  if (diffs.empty())
+    return op;
+  const Difference& d = diffs.front();
+  std::string out = fmt::format("{}: {} {}", op, area_name(d.area), d.field);
+  if (d.field == "errno")
+    out += fmt::format(": {}/{}", d.expected, d.actual);
+  return out;
 }
 
 std::string format_report(const trace::Scenario& scenario,

@@ -72,14 +72,14 @@ class Lockstep {
   // REQUIRES: mounted().
   bool step(const trace::Step& step, int index);
 
-  // Compares the final snapshots when they were not compared after every
-  // step, and unmounts both.
+  // Compares the final snapshots (only the lower layers when snapshots
+  // were compared after every step) and unmounts both.
   bool finish(int steps);
 
   const RunResult& result() const { return result_; }
 
  private:
-  bool compare_snapshots_at(int step);
+  bool compare_snapshots_at(int step, SnapshotParts parts);
   void unmount();
 
   Target& reference_;
@@ -100,6 +100,13 @@ RunResult run_scenario(const trace::Scenario& scenario, Target& reference,
 std::string format_report(const trace::Scenario& scenario,
                           const RunResult& result,
                           const std::string& target_name);
+
+// A one-line class of a failed run, the same for every counterexample of
+// one cause: the operation of the failing step and what differed first,
+// without paths ("ftruncate: result errno: ok/EINVAL", "mkdir: upper
+// type"). Campaigns count divergences by it.
+std::string divergence_signature(const trace::Scenario& scenario,
+                                 const RunResult& result);
 
 }  // namespace ovlsim::harness
 

@@ -100,6 +100,43 @@ Outcome do_utimens(const trace::Op& op, int flags) {
   return done(utimensat(AT_FDCWD, op.path.c_str(), ts, flags));
 }
 
+// open(2) that never waits: a FIFO open for reading only or writing only
+// blocks until the other end is opened, and a read of an empty FIFO with
+// a writer blocks. The file is opened with O_NONBLOCK; a FIFO keeps it
+// (its reads and writes fail with EAGAIN instead of waiting), and one
+// opened for writing only is first given a reader of its own, as if
+// another process had it open, which `partners` keeps open. Any other file
+// gets the flags it asked for.
+int open_never_blocking(const char* path, int flags, mode_t mode,
+                        std::vector<int>& partners) {
+  int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, mode);
+  if (fd < 0 && errno == ENXIO && (flags & O_ACCMODE) == O_WRONLY) {
+    int reader = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (reader < 0) {
+      errno = ENXIO;
+      return -1;
+    }
+    struct stat st;
+    if (fstat(reader, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+      close(reader);
+      errno = ENXIO;
+      return -1;
+    }
+    partners.push_back(reader);
+    fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, mode);
+  }
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if ((flags & O_NONBLOCK) == 0 && fstat(fd, &st) == 0 &&
+      !S_ISFIFO(st.st_mode)) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+      fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  return fd;
+}
+
 }  // namespace
 
 model::Stat stat_from(const struct stat& st) {
@@ -149,7 +186,7 @@ Outcome Process::apply(const trace::Op& op) {
       // The model's runner keeps the old file open, unnamed; so do we.
       if (fd >= 0)
         unnamed_.push_back(fd);
-      int opened = open(path, op.flags | O_CLOEXEC, op.mode);
+      int opened = open_never_blocking(path, op.flags, op.mode, unnamed_);
       if (opened < 0)
         return failed();
       fds_[op.fd] = opened;

@@ -52,6 +52,17 @@ struct PhaseTimes {
   PhaseTimes& operator+=(const PhaseTimes& other);
 };
 
+// What a snapshot reads: the merged view and the upper layer, the lower
+// layers, or all of them.
+enum class SnapshotParts { kViews, kLowers, kAll };
+
+inline bool reads_views(SnapshotParts p) {
+  return p != SnapshotParts::kLowers;
+}
+inline bool reads_lowers(SnapshotParts p) {
+  return p != SnapshotParts::kViews;
+}
+
 class Target {
  public:
   virtual ~Target() = default;
@@ -71,9 +82,10 @@ class Target {
   // REQUIRES: mounted.
   virtual trace::Outcome apply(const trace::Op& op) = 0;
 
-  // Reads the merged view, the upper layer and the lower layers.
+  // Reads the parts of the mount that `parts` names. The lower layers
+  // never change (or a change would last), so callers read them seldom.
   // REQUIRES: mounted.
-  virtual Snapshot snapshot() = 0;
+  virtual Snapshot snapshot(SnapshotParts parts) = 0;
 
   // Closes every open file, unmounts and discards the layers. Does nothing
   // when not mounted.
