@@ -112,8 +112,12 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   // A lower hard link would be broken by a copy without an index, so the
   // copy does not claim the lower inode as its origin (HL-02).
   bool broken_link = src.is_reg() && src.nlink > 1 && !fs.options().index;
+  // Under userxattr the origin is a user.* xattr, which only regular files
+  // and directories can carry (MD-02): other copies go without.
+  bool can_hold = !fs.options().userxattr || src.is_reg() || src.is_dir();
   if (!broken_link) {
-    fs.set_private(upper.inode(ino), kOrigin, origin_marker(origin));
+    if (can_hold)
+      fs.set_private(upper.inode(ino), kOrigin, origin_marker(origin));
     // TODO(#5): with the link broken, only files opened through this very
     // name follow the copy in the kernel; the model lets none follow.
     fs.record_copy_up(origin, ino);

@@ -95,8 +95,11 @@ void Layer::link(InodeNumber dir, std::string_view name, InodeNumber ino) {
 void Layer::drop_name(Inode& dir, std::string_view name, Inode& child) {
   dir.entries.erase(dir.entries.find(name));
   if (child.is_dir()) {
+    // An open directory outlives its name, empty and with no links.
     dir.nlink--;
-    inodes_.erase(child.ino);
+    child.nlink = 0;
+    if (child.pins == 0)
+      inodes_.erase(child.ino);
     return;
   }
   if (--child.nlink == 0 && child.pins == 0)

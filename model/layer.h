@@ -13,7 +13,8 @@
 //   - every directory has exactly one name (except the root, which has none),
 //     and its nlink is 2 plus the number of its subdirectories;
 //   - a non-directory's nlink is the number of names it has; an inode with no
-//     name is freed at once unless an open file pins it (an orphan);
+//     name is freed at once unless an open file pins it (an orphan); so is
+//     a removed directory, whose orphan has nlink 0;
 //   - inode numbers are never reused within a layer.
 #ifndef OVLSIM_MODEL_LAYER_H_
 #define OVLSIM_MODEL_LAYER_H_

@@ -397,6 +397,7 @@ Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow) {
       fs.has_upper() ? std::optional(fs.layer(0).root()) : std::nullopt;
   for (std::size_t i = 1; i <= fs.lowest(); ++i)
     root.lower.push_back({i, fs.layer(i).root()});
+  root.xwhiteouts = fs.root_xwhiteouts();
   walk.chain.push_back(std::move(root));
   walk.trailing_slash = path.size() > 1 && path.back() == '/';
 

@@ -80,6 +80,7 @@ constexpr OptionRelease kOptionReleases[] = {
     {"verity", {6, 6}},         // "ovl: Add framework for verity support"
     {"default_permissions", {4, 19}},
     {"fsync", {6, 18}},
+    {"override_creds", {6, 15}},  // overlayfs.rst, "Permission model"
 };
 
 }  // namespace
@@ -109,6 +110,10 @@ Status apply_option(MountOptions& opts, std::string_view option,
     }
     if (name == "volatile") {
       opts.fsync = Fsync::kVolatile;
+      return Ok{};
+    }
+    if (name == "override_creds") {
+      // Whose credentials the overlay uses; the model has one caller.
       return Ok{};
     }
     if (name == "default_permissions") {
@@ -155,12 +160,10 @@ Status resolve_options(MountOptions& opts, bool has_upper) {
       opts.uuid = Uuid::kNull;
   }
 
-  // verity needs metacopy.
-  if (opts.verity != Verity::kOff && !opts.metacopy) {
-    if (opts.metacopy_set)
-      return Errno{EINVAL};
-    opts.metacopy = true;
-  }
+  // verity checks the digests of metacopy files but does not need them:
+  // on 6.18 "verity=on" alone mounts with metacopy off, and so do
+  // "verity=on,metacopy=off", "verity=on,redirect_dir=off" and
+  // "verity=on,userxattr".
 
   // A lower-only mount never creates redirects, so "follow" is "on".
   if (!has_upper && opts.redirect_dir == RedirectDir::kFollow)
@@ -169,8 +172,6 @@ Status resolve_options(MountOptions& opts, bool has_upper) {
   // metacopy needs redirect_dir=on, to find the data of renamed files.
   if (opts.metacopy && opts.redirect_dir != RedirectDir::kOn) {
     if (opts.metacopy_set && opts.redirect_dir_set)
-      return Errno{EINVAL};
-    if (opts.verity != Verity::kOff && opts.redirect_dir_set)
       return Errno{EINVAL};
     if (opts.redirect_dir_set)
       opts.metacopy = false;
@@ -195,7 +196,7 @@ Status resolve_options(MountOptions& opts, bool has_upper) {
   if (opts.nfs_export && opts.metacopy) {
     if (opts.nfs_export_set && opts.metacopy_set)
       return Errno{EINVAL};
-    if (opts.metacopy_set || opts.verity != Verity::kOff)
+    if (opts.metacopy_set)
       opts.nfs_export = false;
     else
       opts.metacopy = false;
@@ -207,8 +208,6 @@ Status resolve_options(MountOptions& opts, bool has_upper) {
     if (opts.redirect_dir_set && opts.redirect_dir != RedirectDir::kNoFollow)
       return Errno{EINVAL};
     if (opts.metacopy && opts.metacopy_set)
-      return Errno{EINVAL};
-    if (opts.verity != Verity::kOff)
       return Errno{EINVAL};
     opts.redirect_dir = RedirectDir::kNoFollow;
     opts.metacopy = false;
@@ -237,9 +236,8 @@ std::string format_options(const MountOptions& opts) {
         fmt::format("xino={}", choice_name(opts.xino, kXinoChoices)));
   if (opts.metacopy != def.metacopy)
     parts.push_back(fmt::format("metacopy={}", opts.metacopy ? "on" : "off"));
-  if (opts.fsync == Fsync::kVolatile)
-    parts.push_back("volatile");
-  else if (opts.fsync != def.fsync)
+  // "volatile" is one of the fsync= modes and shown as one.
+  if (opts.fsync != def.fsync)
     parts.push_back(
         fmt::format("fsync={}", choice_name(opts.fsync, kFsyncChoices)));
   if (opts.userxattr)

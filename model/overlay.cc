@@ -24,6 +24,26 @@ constexpr std::size_t kMaxLowerLayers = 500;
 constexpr std::size_t kXattrNameMax = 255;
 constexpr std::size_t kXattrSizeMax = 65536;
 
+// The memory devices (null, zero, full) and the size of a pipe.
+const dev_t kDevNull = makedev(1, 3);
+const dev_t kDevZero = makedev(1, 5);
+const dev_t kDevFull = makedev(1, 7);
+constexpr std::size_t kPipeCapacity = 65536;
+constexpr std::size_t kPipeBuf = 4096;
+
+// A pure upper directory moved into a merged parent must not merge with
+// lower directories of its new name (ovl_rename).
+void mark_moved_opaque(OvlFs& fs, Inode& dir, const std::string& where) {
+  fs.set_private(dir, kOpaque, "y");
+  fs.log(EventKind::kOpaque, where, 0,
+         "marked opaque: a pure upper directory moved into a merged "
+         "parent must not merge with lower directories of its new name");
+}
+
+bool is_special(const Inode& node) {
+  return S_ISFIFO(node.mode) || S_ISCHR(node.mode) || S_ISBLK(node.mode);
+}
+
 bool valid_xattr_namespace(std::string_view name) {
   return name.starts_with("user.") || name.starts_with("trusted.") ||
          name.starts_with("security.");
@@ -42,6 +62,20 @@ struct Overlay::OpenFile {
   int flags = 0;        // the open(2) flags
   off_t pos = 0;        // the file position
   bool pinned = false;  // real is an upper inode this file keeps alive
+  // The merged dentry the file was opened on and whether it is the root:
+  // fstat of a merged directory reports what stat of its path does.
+  OvlDentry dentry;
+  bool is_root = false;
+};
+
+// The data in flight through a fifo. The pipe belongs to the overlay
+// inode, so every open of the fifo shares it, before and after a copy-up.
+struct Overlay::Pipe {
+  LayerRef fifo;       // the fifo's real inode (its upper copy once copied)
+  std::string buffer;  // written and not yet read
+  // Opened for writing only at some point: the harness gives such a fifo
+  // a reader of its own, which holds the pipe open until the unmount.
+  bool held_open = false;
 };
 
 class Overlay::Impl {
@@ -52,6 +86,7 @@ class Overlay::Impl {
 
   OvlFs fs;
   std::map<int, OpenFile> files;
+  std::vector<Pipe> pipes;
   int next_fd = 3;
 
   Result<WalkResult> walk(std::string_view path, Follow follow) {
@@ -194,6 +229,111 @@ class Overlay::Impl {
     return &of;
   }
 
+  // ---- Special files. Their reads and writes never reach overlayfs: a
+  // fifo's go through the pipe of the overlay inode, a device's to its
+  // driver. The model knows the memory devices, whose behaviour does not
+  // depend on the machine.
+
+  // The inode `ref` names now: a fifo copied up while open stays one
+  // overlay inode, so its pipe follows the copy.
+  LayerRef current(LayerRef ref) const {
+    if (ref.layer != 0)
+      if (std::optional<InodeNumber> up = fs.copied_up(ref))
+        return {0, *up};
+    return ref;
+  }
+
+  // The pipe of the fifo `fifo`, or null when none is open.
+  Pipe* pipe_of(LayerRef fifo) {
+    for (Pipe& p : pipes) {
+      p.fifo = current(p.fifo);
+      if (p.fifo == current(fifo))
+        return &p;
+    }
+    return nullptr;
+  }
+
+  Pipe& open_pipe(LayerRef fifo) {
+    if (Pipe* p = pipe_of(fifo))
+      return *p;
+    pipes.push_back({current(fifo), "", false});
+    return pipes.back();
+  }
+
+  // Whether some open file of the fifo has the access `acc` (O_RDONLY or
+  // O_WRONLY; O_RDWR counts for both).
+  bool pipe_has(LayerRef fifo, int acc) {
+    for (const auto& [fd, of] : files) {
+      int mode = of.flags & O_ACCMODE;
+      if (current(of.real) == current(fifo) && (mode == acc || mode == O_RDWR))
+        return true;
+    }
+    return false;
+  }
+
+  // Frees the pipe of `fifo` once no file holds it open.
+  void release_pipe(LayerRef fifo) {
+    Pipe* p = pipe_of(fifo);
+    if (p == nullptr || p->held_open)
+      return;
+    for (const auto& [fd, of] : files)
+      if (current(of.real) == current(fifo))
+        return;
+    pipes.erase(pipes.begin() + (p - pipes.data()));
+  }
+
+  // Opening a fifo never waits: the harness opens them non-blocking and
+  // gives one opened for writing only a reader of its own.
+  void open_special(const Inode& node, LayerRef real, int flags) {
+    if (S_ISFIFO(node.mode)) {
+      Pipe& p = open_pipe(real);
+      if ((flags & O_ACCMODE) == O_WRONLY)
+        p.held_open = true;
+    }
+  }
+
+  Result<std::string> read_special(OpenFile& of, const Inode& node,
+                                   std::size_t count) {
+    if (S_ISCHR(node.mode) && node.rdev != kDevNull)
+      return std::string(count, '\0');  // zero and full read zeros
+    if (!S_ISFIFO(node.mode))
+      return std::string();
+    Pipe& p = open_pipe(of.real);
+    if (p.buffer.empty()) {
+      // Empty with a writer, a blocking read would wait.
+      if (pipe_has(of.real, O_WRONLY))
+        return fs.fail(EAGAIN, "an empty fifo with a writer");
+      return std::string();  // no writer: end of file
+    }
+    std::string out = p.buffer.substr(0, count);
+    p.buffer.erase(0, out.size());
+    return out;
+  }
+
+  Result<std::size_t> write_special(OpenFile& of, const Inode& node,
+                                    std::string_view data) {
+    if (S_ISCHR(node.mode))
+      return node.rdev == kDevFull ? fs.fail(ENOSPC, "/dev/full is full")
+                                   : Result<std::size_t>(data.size());
+    Pipe& p = open_pipe(of.real);
+    // A write of up to PIPE_BUF bytes is atomic: all of it or EAGAIN.
+    std::size_t room = kPipeCapacity - p.buffer.size();
+    if (room == 0 || (data.size() <= kPipeBuf && data.size() > room))
+      return fs.fail(EAGAIN, "the fifo is full");
+    std::size_t n = std::min(room, data.size());
+    p.buffer.append(data.substr(0, n));
+    return n;
+  }
+
+  // Points every open file at the upper copy of what it opened, pinning
+  // the copy: the kernel's overlay inode holds its upper inode, so a copy
+  // whose name goes away lives on for the files open on it. Called before
+  // anything can remove an upper name.
+  void follow_copy_ups() {
+    for (auto& [fd, of] : files)
+      (void)file(fd);
+  }
+
   // The upper inode an open file writes to.
   Result<Inode*> writable(OpenFile& of) {
     if (!wants_write(of.flags))
@@ -216,18 +356,27 @@ class Overlay::Impl {
 
   Result<std::size_t> write_at(int fd, std::string_view data,
                                std::optional<off_t> offset) {
+    if (offset && *offset < 0)
+      return fs.fail(EINVAL, "negative offset");
     Result<OpenFile*> of = file(fd);
     if (!of)
       return Errno{of.err()};
+    const Inode& real = fs.real((*of)->real);
+    if (offset && S_ISFIFO(real.mode))
+      return fs.fail(ESPIPE, "pwrite on a fifo");
+    if (is_special(real)) {
+      if (!wants_write((*of)->flags))
+        return fs.fail(EBADF, "the file is not open for writing");
+      return write_special(**of, real, data);
+    }
     Result<Inode*> node = writable(**of);
     if (!node)
       return Errno{node.err()};
-    if (offset && *offset < 0)
-      return fs.fail(EINVAL, "negative offset");
 
     Inode& inode = **node;
+    // Linux appends under O_APPEND whatever offset pwrite(2) names.
     off_t pos = offset ? *offset : (*of)->pos;
-    if (!offset && ((*of)->flags & O_APPEND))
+    if ((*of)->flags & O_APPEND)
       pos = inode.size();
     std::size_t end = static_cast<std::size_t>(pos) + data.size();
     if (inode.data.size() < end)
@@ -244,16 +393,20 @@ class Overlay::Impl {
 
   Result<std::string> read_at(int fd, std::size_t count,
                               std::optional<off_t> offset) {
+    if (offset && *offset < 0)
+      return fs.fail(EINVAL, "negative offset");
     Result<OpenFile*> of = file(fd);
     if (!of)
       return Errno{of.err()};
+    const Inode& inode = fs.real((*of)->data);
+    if (offset && S_ISFIFO(inode.mode))
+      return fs.fail(ESPIPE, "pread on a fifo");
     if (((*of)->flags & O_ACCMODE) == O_WRONLY)
       return fs.fail(EBADF, "the file is not open for reading");
-    const Inode& inode = fs.real((*of)->data);
     if (inode.is_dir())
       return fs.fail(EISDIR, "read of a directory");
-    if (offset && *offset < 0)
-      return fs.fail(EINVAL, "negative offset");
+    if (is_special(inode))
+      return count == 0 ? std::string() : read_special(**of, inode, count);
 
     off_t pos = offset ? *offset : (*of)->pos;
     std::string out;
@@ -308,12 +461,19 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
   if (layers > kMaxLowerLayers)
     return Errno{EINVAL};
   OVL_TRY(resolve_options(opts, stack.upper.has_value()));
-  // Data-only layers are reached only through metacopy files.
-  if (!stack.data_lowers.empty() && !opts.metacopy)
-    return Errno{EINVAL};
+  // Data-only layers mount without metacopy too (6.18): they are then
+  // never read, since only metacopy files lead to them.
 
   auto impl = std::make_unique<Impl>(std::move(stack), opts, kernel);
   OvlFs& fs = impl->fs;
+
+  for (std::size_t i = 1; i <= fs.lowest(); ++i) {
+    const Inode& root = fs.layer(i).inode(fs.layer(i).root());
+    if (opaque_value(fs, i, root) == Opaque::kXwhiteouts) {
+      fs.set_layer_has_xwhiteouts(i);
+      fs.set_root_xwhiteouts();
+    }
+  }
 
   // A fresh upper layer gets a persistent uuid (INO-06, since 6.6): one
   // whose root is not yet impure, which older overlays' roots are.
@@ -323,8 +483,11 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
     bool stored = fs.get_private(root, kUuid) != nullptr;
     bool fresh = fs.get_private(root, kImpure) == nullptr;
     if (!stored &&
-        (opts.uuid == Uuid::kOn || (opts.uuid == Uuid::kAuto && fresh)))
+        (opts.uuid == Uuid::kOn || (opts.uuid == Uuid::kAuto && fresh))) {
       fs.set_private(root, kUuid, "model-uuid");
+      // The first mount of a fresh upper reports uuid=on in mountinfo.
+      fs.mutable_options().uuid = Uuid::kOn;
+    }
   }
 
   // With index=on the upper root records the top lower root as its origin,
@@ -456,10 +619,18 @@ Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
     return fs.fail(ELOOP, "O_NOFOLLOW on a symlink");
   bool write = wants_write(flags);
   bool trunc = (flags & O_TRUNC) && node.is_reg();
-  if (node.is_dir() && (write || creat))
+  // O_TRUNC asks for write access too, even on a directory.
+  if (node.is_dir() && (write || creat || (flags & O_TRUNC)))
     return fs.fail(EISDIR, "a directory opened for writing");
   if ((flags & O_DIRECTORY) && !node.is_dir())
     return fs.fail(ENOTDIR, "O_DIRECTORY on a non-directory");
+  if (S_ISSOCK(node.mode))
+    return fs.fail(ENXIO, "a socket cannot be opened");
+  bool memory_device =
+      S_ISCHR(node.mode) &&
+      (node.rdev == kDevNull || node.rdev == kDevZero || node.rdev == kDevFull);
+  if ((S_ISCHR(node.mode) || S_ISBLK(node.mode)) && !memory_device)
+    return fs.fail(ENXIO, "the model has no driver for this device");
 
   // Writing and truncating need a writable overlay before permission.
   bool rofs_type = node.is_reg() || node.is_dir() || node.is_symlink();
@@ -492,7 +663,9 @@ Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
       return fs.fail(EIO, "the data of a metacopy file is missing");
     data = *found;
   }
-  impl_->files[impl_->next_fd] = {real, data, flags, 0, real.layer == 0};
+  impl_->open_special(node, real, flags);
+  impl_->files[impl_->next_fd] = {
+      real, data, flags, 0, real.layer == 0, p.target(), p.is_root()};
   if (real.layer == 0)
     fs.upper_layer().pin(real.ino);
   return impl_->next_fd++;
@@ -508,7 +681,9 @@ Status Overlay::close(int fd) {
     return Errno{of.err()};
   if ((*of)->pinned)
     impl_->fs.upper_layer().unpin((*of)->real.ino);
+  LayerRef real = (*of)->real;
   impl_->files.erase(fd);
+  impl_->release_pipe(real);
   return Ok{};
 }
 
@@ -535,14 +710,17 @@ Result<Stat> Overlay::fstat(int fd) {
   Result<OpenFile*> of = impl_->file(fd);
   if (!of)
     return Errno{of.err()};
-  OvlDentry dentry;
+  // A directory stays the merge it was opened as; anything else is the
+  // object the file reads, which a copy-up may have moved to upper.
   LayerRef real = (*of)->real;
+  OvlDentry dentry;
+  if (impl_->fs.real(real).is_dir())
+    dentry = (*of)->dentry;
+  else if (real.layer != 0)
+    dentry.lower.push_back(real);
   if (real.layer == 0)
     dentry.upper = real.ino;
-  else
-    dentry.lower.push_back(real);
-  Stat st = ovl_getattr(impl_->fs, dentry, false);
-  return st;
+  return ovl_getattr(impl_->fs, dentry, (*of)->is_root);
 }
 
 Status Overlay::truncate(std::string_view path, off_t length) {
@@ -577,8 +755,8 @@ Status Overlay::ftruncate(int fd, off_t length) {
     return Errno{of.err()};
   if (!wants_write((*of)->flags))
     return fs.fail(EINVAL, "the file is not open for writing");
-  if (fs.real((*of)->real).is_dir())
-    return fs.fail(EINVAL, "ftruncate of a directory");
+  if (!fs.real((*of)->real).is_reg())
+    return fs.fail(EINVAL, "ftruncate of a non-regular file");
   if (length < 0)
     return fs.fail(EINVAL, "negative length");
 
@@ -596,7 +774,9 @@ Status Overlay::mkdir(std::string_view path, mode_t mode) {
 
   fs.tick();
   InodeAttrs attrs;
-  attrs.mode = S_IFDIR | (mode & 07777 & ~fs.cred().umask);
+  // mkdir(2) keeps only the permission and sticky bits; sgid comes from
+  // the parent (vfs_mkdir).
+  attrs.mode = S_IFDIR | (mode & 01777 & ~fs.cred().umask);
   Result<InodeNumber> ino = impl_->create(res->path, attrs);
   if (!ino)
     return Errno{ino.err()};
@@ -673,6 +853,7 @@ Result<std::string> Overlay::readlink(std::string_view path) {
 
 Status Overlay::unlink(std::string_view path) {
   OvlFs& fs = impl_->fs;
+  impl_->follow_copy_ups();
   Result<WalkResult> res = impl_->walk(path, Follow::kNo);
   if (!res)
     return Errno{res.err()};
@@ -700,6 +881,7 @@ Status Overlay::unlink(std::string_view path) {
 
 Status Overlay::rmdir(std::string_view path) {
   OvlFs& fs = impl_->fs;
+  impl_->follow_copy_ups();
   Result<WalkResult> res = impl_->walk(path, Follow::kNo);
   if (!res)
     return Errno{res.err()};
@@ -796,6 +978,10 @@ Status Overlay::chown(std::string_view path, uid_t uid, gid_t gid,
 Status Overlay::utimens(std::string_view path, Timespec atime, Timespec mtime,
                         Follow follow) {
   OvlFs& fs = impl_->fs;
+  // utimensat(2) returns before it even resolves the path when both times
+  // are UTIME_OMIT: nothing is copied up.
+  if (atime.nsec == UTIME_OMIT && mtime.nsec == UTIME_OMIT)
+    return Ok{};
   Result<OvlPath> p = impl_->walk_positive(path, follow);
   if (!p)
     return Errno{p.err()};
@@ -841,20 +1027,28 @@ Status Overlay::setxattr(std::string_view path, std::string_view name,
     return Errno{p.err()};
   if (!fs.has_upper())
     return fs.fail(EROFS, "read-only overlay");
-  const Inode& node = fs.top_inode(p->target());
-  Result<std::string> real_name = impl_->xattr_name(node, name, true);
+  // The VFS checks the name and the caller's rights on the overlay inode;
+  // overlayfs then copies up and leaves the rest (the namespace, the
+  // XATTR_CREATE and XATTR_REPLACE checks) to the upper filesystem, so
+  // those failures still leave an upper copy (MD-03).
+  bool known_namespace = valid_xattr_namespace(name);
+  Result<std::string> real_name =
+      known_namespace ? impl_->xattr_name(fs.top_inode(p->target()), name, true)
+                      : Result<std::string>(std::string(name));
   if (!real_name)
     return Errno{real_name.err()};
-  bool exists = node.xattrs.count(*real_name) != 0;
-  if ((flags & XATTR_CREATE) && exists)
-    return fs.fail(EEXIST, "XATTR_CREATE on an existing xattr");
-  if ((flags & XATTR_REPLACE) && !exists)
-    return fs.fail(ENODATA, "XATTR_REPLACE on a missing xattr");
 
   Timespec now = fs.tick();
   Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
   if (!up)
     return Errno{up.err()};
+  if (!known_namespace)
+    return fs.fail(EOPNOTSUPP, "unsupported xattr namespace");
+  bool exists = (*up)->xattrs.count(*real_name) != 0;
+  if ((flags & XATTR_CREATE) && exists)
+    return fs.fail(EEXIST, "XATTR_CREATE on an existing xattr");
+  if ((flags & XATTR_REPLACE) && !exists)
+    return fs.fail(ENODATA, "XATTR_REPLACE on a missing xattr");
   (*up)->xattrs[*real_name] = std::string(value);
   (*up)->ctime = now;
   if (*real_name != name)
@@ -942,13 +1136,15 @@ Result<std::vector<Dirent>> Overlay::readdir(std::string_view path) {
 Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
                        unsigned flags) {
   OvlFs& fs = impl_->fs;
+  impl_->follow_copy_ups();
   bool exchange = flags & RENAME_EXCHANGE;
   bool noreplace = flags & RENAME_NOREPLACE;
-  // overlayfs accepts no other flag, RENAME_WHITEOUT included (RN-01).
-  if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
-    return fs.fail(EINVAL, "rename flag not supported by overlayfs");
-  if (exchange && noreplace)
-    return fs.fail(EINVAL, "RENAME_EXCHANGE with RENAME_NOREPLACE");
+  bool whiteout = flags & RENAME_WHITEOUT;
+  // The VFS knows three flags and refuses the pairs that make no sense.
+  if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0)
+    return fs.fail(EINVAL, "unknown rename flag");
+  if (exchange && (noreplace || whiteout))
+    return fs.fail(EINVAL, "RENAME_EXCHANGE with another flag");
 
   Result<WalkResult> old_res = impl_->walk(oldpath, Follow::kNo);
   if (!old_res)
@@ -964,58 +1160,76 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   if (!fs.has_upper())
     return fs.fail(EROFS, "read-only overlay");
 
+  // do_renameat2(), in its order: the names, trailing slashes, then the
+  // ancestry of the two parents.
   OvlPath& from = old_res->path;
   OvlPath& to = new_res->path;
   if (!from.target().positive())
     return fs.fail(ENOENT, "the source does not exist");
-  if (exchange && !to.target().positive())
-    return fs.fail(ENOENT, "the exchange target does not exist");
-  if (noreplace && to.target().positive())
+  bool target_positive = to.target().positive();
+  if (noreplace && target_positive)
     return fs.fail(EEXIST, "RENAME_NOREPLACE onto a visible name");
-
+  if (exchange && !target_positive)
+    return fs.fail(ENOENT, "the exchange target does not exist");
   const Inode& src = fs.top_inode(from.target());
   bool is_dir = src.is_dir();
-  bool target_positive = to.target().positive();
   bool target_dir = target_positive && fs.top_inode(to.target()).is_dir();
+  if (exchange && !target_dir && to.trailing_slash)
+    return fs.fail(ENOTDIR, "trailing '/' on a non-directory");
+  if (!is_dir && (from.trailing_slash || (!exchange && to.trailing_slash)))
+    return fs.fail(ENOTDIR, "trailing '/' on a non-directory");
   std::string from_name = from.path();
   std::string to_name = to.path();
+  if (to_name.starts_with(from_name + "/"))
+    return fs.fail(EINVAL, "a directory moved below itself");
+  if (from_name.starts_with(to_name + "/"))
+    return exchange ? fs.fail(EINVAL, "an exchange with an ancestor")
+                    : fs.fail(ENOTEMPTY, "the target holds the source");
+
+  // vfs_rename(): one object under two names is left alone; then the
+  // permission on both parents and, unless exchanging, the types.
   if (from_name == to_name)
     return Ok{};
-  if (target_positive && fs.top(from.target()) == fs.top(to.target()))
-    return Ok{};  // two names of one inode: nothing to do
-
-  // The VFS checks, in its order.
+  // Two names of one overlay inode: nothing to do. Names of one lower
+  // inode are one overlay inode only when the index ties them together.
+  LayerRef from_top = fs.top(from.target());
+  if (target_positive && from_top == fs.top(to.target()) &&
+      (from_top.layer == 0 || fs.options().index))
+    return Ok{};
+  for (OvlPath* side : {&from, &to}) {
+    const Inode& dir = fs.top_inode(side->parent());
+    if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
+      return fs.fail(EACCES, "no write permission on a parent");
+  }
   if (!exchange && target_positive) {
     if (is_dir && !target_dir)
       return fs.fail(ENOTDIR, "dir over non-dir");
     if (!is_dir && target_dir)
       return fs.fail(EISDIR, "non-dir over dir");
   }
-  if (is_dir && to_name.starts_with(from_name + "/"))
-    return fs.fail(EINVAL, "a directory moved below itself");
-  if (exchange && target_dir && from_name.starts_with(to_name + "/"))
-    return fs.fail(EINVAL, "a directory moved below itself");
-  if (!exchange && target_dir && from_name.starts_with(to_name + "/"))
-    return fs.fail(ENOTEMPTY, "the target holds the source");
-  for (OvlPath* side : {&from, &to}) {
-    const Inode& dir = fs.top_inode(side->parent());
-    if (Status may = ovl_permission(fs, dir, kMayWrite | kMayExec); !may)
-      return fs.fail(EACCES, "no write permission on a parent");
-  }
-  if (!exchange && target_dir)
-    OVL_TRY(ovl_check_empty_dir(fs, to, false));
 
-  // overlayfs' own limits: directories with lower halves need redirects.
+  // ovl_rename(): its own flags, then moves that need redirects, and only
+  // then whether a directory target is empty.
+  if (whiteout)
+    return fs.fail(EINVAL, "overlayfs does not take RENAME_WHITEOUT");
   if (!ovl_can_move(fs, from.target()) ||
       (exchange && !ovl_can_move(fs, to.target())))
     return fs.fail(EXDEV,
                    "a merged or lower directory cannot move without "
                    "redirect_dir=on");
+  // A merged target must be empty in the merged sense; whether a pure
+  // upper one is empty only the upper filesystem's rename tells, after
+  // the copy-ups and markings below.
+  bool target_pure_upper = !exchange && target_dir &&
+                           !to.target().has_lower() &&
+                           !ovl_dir_is_merged(fs, to.target());
+  if (!exchange && target_dir && !target_pure_upper)
+    OVL_TRY(ovl_check_empty_dir(fs, to, false));
+
   bool samedir =
       from.path(from.chain.size() - 2) == to.path(to.chain.size() - 2);
   bool old_whiteout =
       !exchange && lower_positive(fs, from.parent(), from.target());
-  bool old_had_origin_or_lower = from.target().has_lower();
 
   // Copy up both sides. Copying the source may copy directories the
   // target's walk shares, so the target is walked again after it.
@@ -1039,6 +1253,14 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
       return Errno{r.err()};
     redirect = *r;
   }
+  std::optional<std::string> target_redirect;
+  if (exchange && ovl_type_merge_or_lower(fs, to.target())) {
+    Result<std::optional<std::string>> r =
+        ovl_redirect_for_move(fs, to, samedir);
+    if (!r)
+      return Errno{r.err()};
+    target_redirect = *r;
+  }
 
   Layer& upper = fs.upper_layer();
   InodeNumber old_dir = *from.parent().upper;
@@ -1054,15 +1276,38 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   } else if (is_dir && !ovl_type_merge_or_lower(fs, from.target()) &&
              opaque_value(fs, 0, moved_inode) != Opaque::kYes &&
              to.parent().has_lower()) {
-    fs.set_private(moved_inode, kOpaque, "y");
-    fs.log(EventKind::kOpaque, to_name, 0,
-           "marked opaque: a pure upper directory moved into a merged "
-           "parent must not merge with lower directories of its new name");
+    mark_moved_opaque(fs, moved_inode, to_name);
+  }
+  // In an exchange the target moves too, under the same rules.
+  if (exchange) {
+    Inode& other = upper.inode(*to.target().upper);
+    if (target_redirect) {
+      fs.set_private(other, kRedirect, *target_redirect);
+      fs.log(EventKind::kXattr, from_name, 0,
+             "set overlay.redirect=" + *target_redirect +
+                 " so that the moved object still finds its lower half");
+    } else if (target_dir && !ovl_type_merge_or_lower(fs, to.target()) &&
+               opaque_value(fs, 0, other) != Opaque::kYes &&
+               from.parent().has_lower()) {
+      mark_moved_opaque(fs, other, from_name);
+    }
   }
 
-  if (exchange) {
+  if (target_pure_upper && !upper.inode(*to.target().upper).entries.empty())
+    return fs.fail(ENOTEMPTY, "the upper directory has entries");
+
+  // A source that needs a whiteout, renamed onto a whiteout, swaps the
+  // two: the whiteout that was at the target, of whichever format, is
+  // left at the source.
+  std::optional<InodeNumber> at_target =
+      upper.lookup(new_dir, to.target().name);
+  bool switch_whiteouts =
+      old_whiteout && at_target && is_any_whiteout(fs, upper.inode(*at_target));
+  if (exchange || switch_whiteouts) {
     upper.exchange(old_dir, from.target().name, new_dir, to.target().name);
-    upper.inode(*to.target().upper).ctime = now;
+    if (exchange)
+      upper.inode(*to.target().upper).ctime = now;
+    old_whiteout = false;
   } else {
     upper.rename(old_dir, from.target().name, new_dir, to.target().name);
   }
@@ -1071,9 +1316,11 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
          "renamed in the upper layer from " + from_name);
 
   // Moving an entry with an origin elsewhere makes the new parent impure.
-  if (!samedir && old_had_origin_or_lower)
+  // A copy that broke a lower hard link has none (HL-02).
+  if (!samedir && fs.get_private(moved_inode, kOrigin))
     fs.set_private(upper.inode(new_dir), kImpure, "y");
-  if (!samedir && exchange && to.target().has_lower())
+  if (!samedir && exchange &&
+      fs.get_private(upper.inode(*to.target().upper), kOrigin))
     fs.set_private(upper.inode(old_dir), kImpure, "y");
 
   if (old_whiteout)

@@ -135,8 +135,9 @@ class Overlay {
   // Errors: EEXIST (O_CREAT|O_EXCL on a visible name), EISDIR (a directory
   // opened for writing, or O_CREAT on a path ending in '/'), ENOTDIR
   // (O_DIRECTORY on a non-directory), ELOOP (O_NOFOLLOW on a symlink),
-  // EACCES, EROFS, ENXIO or EOPNOTSUPP is never returned: device nodes and
-  // fifos open without I/O.
+  // EACCES, EROFS, ENXIO (a socket, or a device other than the memory
+  // devices null, zero and full, which the model has no driver for). A
+  // fifo opens without waiting for its other end, as with O_NONBLOCK.
   Result<int> open(std::string_view path, int flags, mode_t mode = 0666);
   // creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
   Result<int> creat(std::string_view path, mode_t mode);
@@ -144,14 +145,19 @@ class Overlay {
   Status close(int fd);
 
   // read(2) and pread(2) of at most `count` bytes. An fd opened on a lower
-  // file reads the upper copy once the file is copied up (RD-03).
+  // file reads the upper copy once the file is copied up (RD-03). A fifo
+  // reads from the pipe that all its opens share; an empty one with a
+  // writer fails with EAGAIN where a blocking read would wait.
   // Errors: EBADF (not open for reading), EISDIR (a directory), EINVAL
-  // (a negative offset).
+  // (a negative offset, before any other check), ESPIPE (pread on a fifo),
+  // EAGAIN.
   Result<std::string> read(int fd, std::size_t count);
   Result<std::string> pread(int fd, std::size_t count, off_t offset);
 
-  // write(2) and pwrite(2). With O_APPEND, write goes to the end.
-  // Errors: EBADF (not open for writing), EINVAL (a negative offset).
+  // write(2) and pwrite(2). With O_APPEND, write goes to the end. Writes
+  // to a fifo fill its pipe (64 KiB); writes to a memory device vanish.
+  // Errors: EBADF (not open for writing), EINVAL (a negative offset),
+  // ESPIPE (pwrite on a fifo), EAGAIN (a full pipe), ENOSPC (/dev/full).
   Result<std::size_t> write(int fd, std::string_view data);
   Result<std::size_t> pwrite(int fd, std::string_view data, off_t offset);
 
@@ -161,11 +167,13 @@ class Overlay {
   // truncate(2) copies up (CU-01). Errors: EISDIR, EINVAL (negative
   // length), EACCES, EROFS.
   Status truncate(std::string_view path, off_t length);
-  // ftruncate(2). Errors: EBADF, EINVAL (not open for writing).
+  // ftruncate(2). Errors: EBADF, EINVAL (not open for writing, or not a
+  // regular file).
   Status ftruncate(int fd, off_t length);
 
   // mkdir(2): the new directory goes to the upper layer; over a whiteout
-  // it is opaque (WO-07). Errors: EEXIST, EROFS, EACCES.
+  // it is opaque (WO-07). The mode keeps its permission and sticky bits
+  // only. Errors: EEXIST, EROFS, EACCES.
   Status mkdir(std::string_view path, mode_t mode);
 
   // mknod(2) of a regular file, device, fifo or socket. Errors: EPERM for
@@ -235,6 +243,7 @@ class Overlay {
 
  private:
   struct OpenFile;
+  struct Pipe;
   class Impl;
   explicit Overlay(std::unique_ptr<Impl> impl);
 

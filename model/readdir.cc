@@ -101,10 +101,23 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
 
   if (!ovl_dir_is_merged(fs, dir)) {
     LayerRef top = fs.top(dir);
+    // An impure upper directory is read entry by entry to give copied-up
+    // entries their origin's d_ino; one that turns out to hold none loses
+    // its impure mark (ovl_cache_get_impure()), and an upper xwhiteout,
+    // negative on lookup, is dropped as stale (WO-06).
+    bool impure = top.layer == 0 && fs.get_private(fs.real(top), kImpure);
+    bool any_origin = false;
     for (const auto& [name, ino] : fs.real(top).entries) {
       LayerRef ref{top.layer, ino};
-      out.push_back({name, entry_ino(fs, ref), dirent_type(fs.real(ref).mode)});
+      const Inode& node = fs.real(ref);
+      if (impure && is_xwhiteout(fs, node))
+        continue;
+      if (const std::string* origin = fs.get_private(node, kOrigin))
+        any_origin = any_origin || decode_origin(fs, *origin).has_value();
+      out.push_back({name, entry_ino(fs, ref), dirent_type(node.mode)});
     }
+    if (impure && !any_origin)
+      fs.remove_private(fs.upper_inode(top.ino), kImpure);
     return out;
   }
 

@@ -63,6 +63,10 @@ void OvlFs::set_private(Inode& inode, std::string_view suffix,
   inode.xattrs[xattrs_.name(suffix)] = std::string(value);
 }
 
+void OvlFs::remove_private(Inode& inode, std::string_view suffix) {
+  inode.xattrs.erase(xattrs_.name(suffix));
+}
+
 Timespec OvlFs::tick() {
   now_.sec++;
   return now_;

@@ -124,6 +124,7 @@ class OvlFs {
                                  std::string_view suffix) const;
   void set_private(Inode& inode, std::string_view suffix,
                    std::string_view value);
+  void remove_private(Inode& inode, std::string_view suffix);
 
   // The logical clock. tick() advances it and returns the new time.
   Timespec now() const { return now_; }
@@ -152,6 +153,15 @@ class OvlFs {
     layer_has_xwhiteouts_.at(i) = true;
   }
 
+  // Whether a lower layer's root is marked overlay.opaque=x, which the
+  // kernel checks when it mounts: the root is never looked up.
+  bool root_xwhiteouts() const { return root_xwhiteouts_; }
+  void set_root_xwhiteouts() { root_xwhiteouts_ = true; }
+
+  // The options in force; mount may still change them (uuid=auto becomes
+  // uuid=on for a fresh upper layer).
+  MountOptions& mutable_options() { return opts_; }
+
   // The in-memory record of copy-ups, as the kernel's overlay inode keeps
   // it: files opened on a lower object before its copy-up read and write
   // the upper copy after it (RD-03).
@@ -176,6 +186,7 @@ class OvlFs {
   Cred cred_;
   EventLog* log_ = nullptr;
   std::vector<bool> layer_has_xwhiteouts_;
+  bool root_xwhiteouts_ = false;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
 };
 

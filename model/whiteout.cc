@@ -54,14 +54,15 @@ bool lower_positive(const OvlFs& fs, const OvlDentry& parent,
     return dentry.has_lower();
 
   // The kernel looks the name up again in the parent's lower layers, so a
-  // lower object hidden by an opaque upper directory still counts. Only the
-  // char 0/0 format is recognised here.
+  // lower object hidden by an opaque upper directory still counts. The
+  // first layer that has the name decides; a whiteout of either format
+  // there, as lookup sees it (WO-06), means nothing is below.
   const std::string& name = dentry.name;
   for (const LayerRef& dir : parent.lower) {
     std::optional<InodeNumber> ino = fs.layer(dir.layer).lookup(dir.ino, name);
     if (!ino)
       continue;
-    return !is_whiteout(fs.real({dir.layer, *ino}));
+    return !is_any_whiteout(fs, fs.real({dir.layer, *ino}));
   }
   return false;
 }

@@ -138,7 +138,7 @@ TEST_CASE("read-only operations never copy up (RD-02)", "[copy_up]") {
 }
 
 TEST_CASE("utimensat with both times UTIME_OMIT changes nothing (CU-01)",
-          "[copy_up][!mayfail][model-bug]") {
+          "[copy_up]") {
   // Kernel 6.18: utimensat(path, {UTIME_OMIT, UTIME_OMIT}) returns 0 in
   // do_utimes() before reaching overlayfs, so the lower file is not copied
   // up (checked on a tmpfs-backed overlay: the upper layer stayed empty).

@@ -292,7 +292,7 @@ TEST_CASE("data-only layers are seen only as file data (LK-08)",
 }
 
 TEST_CASE("data-only layers mount without metacopy=on (LK-08)",
-          "[lookup][metacopy][!mayfail][model-bug]") {
+          "[lookup][metacopy]") {
   // Kernel 6.18 (tmpfs layers): "lowerdir=l1:l2::do" mounted without any
   // metacopy option, with and without an upper layer.
   CHECK(Overlay::mount(data_only_stack()).ok());

@@ -83,7 +83,7 @@ TEST_CASE("apply_option parses each option", "[options]") {
   }
 }
 
-TEST_CASE("accepts override_creds (6.15)", "[options][!mayfail][model-bug]") {
+TEST_CASE("accepts override_creds (6.15)", "[options]") {
   // Kernel 6.18: mounting with "override_creds" in the legacy option string
   // succeeded (tmpfs layers); it is not shown in mountinfo.
   CHECK(parse_error("override_creds") == 0);
@@ -127,8 +127,7 @@ TEST_CASE("resolve_options turns on what options imply", "[options]") {
   }
 }
 
-TEST_CASE("verity=on does not turn on metacopy on 6.18",
-          "[options][!mayfail][model-bug]") {
+TEST_CASE("verity=on does not turn on metacopy on 6.18", "[options]") {
   // Kernel 6.18 (tmpfs layers): "verity=on" mounted with mountinfo showing
   // only ",uuid=on,verity=on", and chmod of a lower file made a full copy
   // without overlay.metacopy. "verity=on,metacopy=off" mounted too.
@@ -156,8 +155,7 @@ TEST_CASE("format_options shows what differs from the defaults", "[options]") {
   CHECK(format_options(*parse("redirect_dir=follow")).empty());
 }
 
-TEST_CASE("format_options shows volatile as fsync=volatile",
-          "[options][!mayfail][model-bug]") {
+TEST_CASE("format_options shows volatile as fsync=volatile", "[options]") {
   // Kernel 6.18: a mount with "volatile" shows ",fsync=volatile" in
   // mountinfo.
   CHECK(format_options(*parse("volatile")) == "fsync=volatile");
@@ -256,7 +254,7 @@ TEST_CASE("a fresh upper layer gets a uuid at mount (INO-06)", "[options]") {
 }
 
 TEST_CASE("the first mount of a fresh upper reports uuid=on (INO-06)",
-          "[options][!mayfail][model-bug]") {
+          "[options]") {
   // Kernel 6.18: the first mount of an empty tmpfs upper showed ",uuid=on"
   // in mountinfo; a second mount of the same upper showed no uuid option.
   Stack stack;

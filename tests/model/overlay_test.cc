@@ -767,5 +767,96 @@ TEST_CASE("the event log records which layers answered each lookup",
   }
 }
 
+// Found by `ovlsim fuzz --target kernel`, checked on 6.18 (tmpfs layers).
+TEST_CASE("open, truncate and mkdir corner cases from the kernel",
+          "[overlay][open]") {
+  Stack stack;
+  stack.upper = LayerBuilder().file("/c", "data");
+  stack.lowers = {LayerBuilder().dir("/a").node("/f", S_IFIFO | 0644, 0)};
+  Overlay ovl = mount_ok(std::move(stack));
+
+  // O_TRUNC asks for write access, so a directory refuses it.
+  CHECK(ovl.open("/a", O_RDONLY | O_TRUNC).err() == EISDIR);
+
+  // ftruncate wants a regular file open for writing.
+  Result<int> fifo = ovl.open("/f", O_WRONLY);
+  REQUIRE(fifo.ok());
+  CHECK(ovl.ftruncate(*fifo, 2).err() == EINVAL);
+
+  // Under O_APPEND, pwrite appends whatever offset it names.
+  Result<int> fd = ovl.open("/c", O_WRONLY | O_APPEND);
+  REQUIRE(fd.ok());
+  CHECK(*ovl.pwrite(*fd, "X", 0) == 1);
+  CHECK(content(ovl, "/c") == "dataX");
+
+  // mkdir keeps only the permission and sticky bits.
+  REQUIRE(ovl.mkdir("/e", 07777).ok());
+  CHECK((ovl.stat("/e")->mode & 07777) == (01777 & ~022));
+}
+
+TEST_CASE("fstat of a merged directory reports what stat does (HL-05)",
+          "[overlay]") {
+  Stack stack;
+  stack.upper = LayerBuilder().file("/b", "data");
+  stack.lowers = {LayerBuilder().file("/a", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  Result<int> fd = ovl.open("/", O_RDONLY);
+  REQUIRE(fd.ok());
+  CHECK(ovl.fstat(*fd)->nlink == 1);
+  CHECK(ovl.fstat(*fd)->ino == ovl.stat("/")->ino);
+}
+
+TEST_CASE("fifos share a pipe; memory devices read and write", "[overlay]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder()
+                      .node("/fifo", S_IFIFO | 0644, 0)
+                      .node("/null", S_IFCHR | 0666, makedev(1, 3))
+                      .node("/zero", S_IFCHR | 0666, makedev(1, 5))
+                      .node("/full", S_IFCHR | 0666, makedev(1, 7))
+                      .node("/tty", S_IFCHR | 0666, makedev(4, 1))
+                      .node("/sock", S_IFSOCK | 0644, 0)};
+  Overlay ovl = mount_ok(std::move(stack));
+
+  Result<int> w = ovl.open("/fifo", O_WRONLY);
+  Result<int> r = ovl.open("/fifo", O_RDONLY);
+  REQUIRE((w.ok() && r.ok()));
+  CHECK(*ovl.write(*w, "abc") == 3);
+  CHECK(*ovl.read(*r, 2) == "ab");
+  CHECK(*ovl.read(*r, 9) == "c");
+  CHECK(ovl.read(*r, 9).err() == EAGAIN);  // empty, with a writer
+  CHECK(*ovl.read(*r, 0) == "");
+  CHECK(ovl.pread(*r, 1, 0).err() == ESPIPE);
+  REQUIRE(ovl.close(*w).ok());
+  CHECK(*ovl.read(*r, 9) == "");       // no writer: end of file
+  CHECK(!has(*ovl.upper(), "/fifo"));  // no copy-up for fifo I/O
+
+  Result<int> null = ovl.open("/null", O_RDWR);
+  Result<int> zero = ovl.open("/zero", O_RDONLY);
+  Result<int> full = ovl.open("/full", O_WRONLY);
+  REQUIRE((null.ok() && zero.ok() && full.ok()));
+  CHECK(*ovl.write(*null, "gone") == 4);
+  CHECK(*ovl.read(*null, 4) == "");
+  CHECK(*ovl.read(*zero, 2) == std::string(2, '\0'));
+  CHECK(ovl.write(*full, "x").err() == ENOSPC);
+
+  CHECK(ovl.open("/tty", O_RDONLY).err() == ENXIO);
+  CHECK(ovl.open("/sock", O_RDONLY).err() == ENXIO);
+}
+
+TEST_CASE("a file open across a copy-up keeps its copy when unlinked",
+          "[overlay][copy_up]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder().file("/a", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  Result<int> fd = ovl.open("/a", O_RDONLY);
+  REQUIRE(fd.ok());
+  REQUIRE(ovl.chmod("/a", 0600).ok());
+  REQUIRE(ovl.unlink("/a").ok());
+  CHECK(*ovl.read(*fd, 9) == "data");
+  CHECK((ovl.fstat(*fd)->mode & 0777) == 0600);
+}
+
 }  // namespace
 }  // namespace ovlsim::model

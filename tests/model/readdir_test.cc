@@ -10,6 +10,8 @@
 namespace ovlsim::model {
 namespace {
 
+using testing::at;
+using testing::kImpureXattr;
 using testing::LayerBuilder;
 using testing::mount_ok;
 using testing::name_set;
@@ -208,6 +210,24 @@ TEST_CASE("readdir errors", "[readdir]") {
     ovl.set_cred(user);
     CHECK(ovl.readdir("/closed").err() == EACCES);
   }
+}
+
+TEST_CASE("readdir drops an impure mark that no entry needs (DIR-07)",
+          "[readdir]") {
+  // Kernel 6.18: after the only copied-up entry left an impure pure-upper
+  // directory, listing the directory removed overlay.impure.
+  Stack stack;
+  stack.upper = LayerBuilder().opaque_dir("/a").file("/a/keep", "x");
+  stack.lowers = {LayerBuilder().file("/b", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.rename("/b", "/a/x", 0).ok());
+  CHECK(at(*ovl.upper(), "/a").xattrs.count(kImpureXattr) == 1);
+  REQUIRE(ovl.readdir("/a").ok());
+  CHECK(at(*ovl.upper(), "/a").xattrs.count(kImpureXattr) == 1);  // x has one
+
+  REQUIRE(ovl.unlink("/a/x").ok());
+  REQUIRE(ovl.readdir("/a").ok());
+  CHECK(at(*ovl.upper(), "/a").xattrs.count(kImpureXattr) == 0);
 }
 
 }  // namespace

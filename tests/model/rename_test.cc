@@ -192,14 +192,10 @@ TEST_CASE(
   }
 }
 
-// Hidden from the default run: the model asserts in Layer::unlink ("unlink
-// of a non-empty directory") because the upper target still holds the
-// whiteout, which kills the test program. Run it with
-// `model_rename_test "[model-bug]"`.
 TEST_CASE(
     "a directory renamed onto a whiteout-only merged directory "
     "(RN-06)",
-    "[rename][.][!mayfail][model-bug]") {
+    "[rename]") {
   // Kernel 6.18 (tmpfs layers): with lower wo_only/x unlinked through the
   // overlay, renameat2("pure", "wo_only") succeeded; upper wo_only was the
   // moved directory with trusted.overlay.opaque=y and no entries.
@@ -258,6 +254,106 @@ TEST_CASE("VFS-level rename errors (RN-09)", "[rename]") {
     CHECK_FALSE(has(*ovl.upper(), "/file"));
     CHECK(content(ovl, "/file") == "lower file");
   }
+}
+
+// The cases below were found by `ovlsim fuzz --target kernel` and checked
+// on 6.18 (tmpfs layers); each names what the kernel returned.
+
+TEST_CASE("rename checks ancestry before types (RN-09)", "[rename]") {
+  Stack stack;
+  stack.upper = LayerBuilder().dir("/d/sub").symlink("/d/link", "x");
+  stack.lowers = {LayerBuilder().file("/c/x", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  // A file moved onto its own parent: ENOTEMPTY, not EISDIR.
+  CHECK(ovl.rename("/c/x", "/c", 0).err() == ENOTEMPTY);
+  // A directory moved onto a symlink below it: EINVAL, not ENOTDIR.
+  CHECK(ovl.rename("/d", "/d/link", 0).err() == EINVAL);
+  // Exchanged with an ancestor: EINVAL.
+  CHECK(ovl.rename("/d/sub", "/d", RENAME_EXCHANGE).err() == EINVAL);
+}
+
+TEST_CASE("rename refuses RENAME_WHITEOUT only after the VFS checks (RN-01)",
+          "[rename]") {
+  Overlay ovl = mount_ok(rename_stack());
+  CHECK(ovl.rename("/missing", "/new", RENAME_WHITEOUT).err() == ENOENT);
+  CHECK(ovl.rename("/file", "/new", RENAME_WHITEOUT).err() == EINVAL);
+  CHECK(ovl.rename("/file", "/new", RENAME_WHITEOUT | RENAME_EXCHANGE).err() ==
+        EINVAL);
+}
+
+TEST_CASE("EXDEV comes before ENOTEMPTY (RN-03, RN-06)", "[rename]") {
+  Stack stack;
+  stack.upper = LayerBuilder().dir("/d/x");
+  stack.lowers = {LayerBuilder().dir("/a/x").file("/d/y", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  CHECK(ovl.rename("/a/x", "/d", 0).err() == EXDEV);
+}
+
+TEST_CASE("a pure upper target that is not empty fails after the marking",
+          "[rename]") {
+  // Kernel 6.18: rename("/b", "/c") with /b a pure upper directory in the
+  // merged root and /c a non-empty pure upper directory returned ENOTEMPTY
+  // from the upper filesystem, after overlayfs had already marked /b
+  // opaque.
+  Stack stack;
+  stack.upper = LayerBuilder().dir("/b/y").file("/c/x", "data");
+  stack.lowers = {LayerBuilder().file("/a", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  CHECK(ovl.rename("/b", "/c", 0).err() == ENOTEMPTY);
+  CHECK(at(*ovl.upper(), "/b").xattrs.count(kOpaqueXattr) == 1);
+}
+
+TEST_CASE("an exchanged pure upper directory is marked opaque too",
+          "[rename]") {
+  Stack stack;
+  stack.upper = LayerBuilder().file("/a/x", "data");
+  stack.lowers = {LayerBuilder().file("/c/x", "data").file("/c/y", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.rename("/c/x", "/a", RENAME_EXCHANGE).ok());
+  CHECK(at(*ovl.upper(), "/c/x").xattrs.count(kOpaqueXattr) == 1);
+  CHECK(S_ISREG(at(*ovl.upper(), "/a").mode));
+}
+
+TEST_CASE("a source renamed onto a whiteout takes that whiteout (RN-02)",
+          "[rename][whiteout]") {
+  // Kernel 6.18: with an xwhiteout at the target in upper, the source's
+  // name was left holding that xwhiteout, not a new char 0/0 whiteout.
+  Stack stack;
+  stack.upper = LayerBuilder().xwhiteout("/c");
+  stack.lowers = {LayerBuilder().file("/a/y", "data").file("/c", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.rename("/a/y", "/c", RENAME_NOREPLACE).ok());
+  const Inode& left = at(*ovl.upper(), "/a/y");
+  CHECK(S_ISREG(left.mode));
+  CHECK(left.xattrs.count(testing::kWhiteoutXattr) == 1);
+  CHECK(content(ovl, "/c") == "data");
+}
+
+TEST_CASE("names of one lower inode are two overlay inodes without index",
+          "[rename][links]") {
+  // Kernel 6.18: exchanging two names of one lower inode (index=off)
+  // copied up both and swapped them; with the names of one upper inode it
+  // is a no-op.
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder().file("/a", "data").hardlink("/c", "/a")};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.rename("/a", "/c", RENAME_EXCHANGE).ok());
+  CHECK(has(*ovl.upper(), "/a"));
+  CHECK(has(*ovl.upper(), "/c"));
+}
+
+TEST_CASE("a move makes the new parent impure only for an origin",
+          "[rename][links]") {
+  // Kernel 6.18: a lower file with two names, copied up by a move into
+  // another directory, has no origin (HL-02) and leaves the parent pure.
+  Stack stack;
+  stack.upper = LayerBuilder().dir("/c/y");
+  stack.lowers = {LayerBuilder().file("/a", "data").hardlink("/d", "/a")};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.rename("/a", "/c/x", RENAME_NOREPLACE).ok());
+  CHECK(at(*ovl.upper(), "/c").xattrs.count(kImpureXattr) == 0);
+  CHECK(at(*ovl.upper(), "/c/x").xattrs.count(kOriginXattr) == 0);
 }
 
 }  // namespace
