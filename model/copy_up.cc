@@ -1,6 +1,7 @@
 #include "model/copy_up.h"
 
 #include <cassert>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -75,6 +76,30 @@ Status copy_up_data(OvlFs& fs, OvlPath& path, std::size_t depth,
 
 }  // namespace
 
+bool ovl_need_index(const OvlFs& fs, const Inode& src) {
+  if (!fs.options().index || src.is_dir())
+    return false;
+  return fs.options().nfs_export || src.nlink > 1;
+}
+
+int ovl_index_nlink(const OvlFs& fs, const Inode& copy) {
+  int nlink = static_cast<int>(copy.nlink);
+  const std::string* value = fs.get_private(copy, kNlink);
+  if (value == nullptr || value->size() < 3 || (*value)[0] != 'U')
+    return nlink;
+  int delta = 0;
+  const char* begin = value->data() + 2;
+  const char* end = value->data() + value->size();
+  if (std::from_chars(begin, end, delta).ptr != end)
+    return nlink;
+  return (*value)[1] == '-' ? nlink - delta : nlink + delta;
+}
+
+void ovl_set_nlink_upper(OvlFs& fs, Inode& copy, int nlink) {
+  int delta = nlink - static_cast<int>(copy.nlink);
+  fs.set_private(copy, kNlink, fmt::format("U{:+d}", delta));
+}
+
 Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
                    CopyUpData data) {
   OvlDentry& dentry = path.chain[depth];
@@ -94,6 +119,23 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
 
   OvlDentry& parent = path.chain[depth - 1];
   LayerRef origin = dentry.lower.front();
+  Layer& upper = fs.upper_layer();
+
+  // A name of an indexed inode is copied up by linking the index's copy
+  // under it (ovl_link_up): one more upper link, the same overlay nlink.
+  if (dentry.index) {
+    InodeNumber ino = *dentry.index;
+    upper.link(*parent.upper, dentry.name, ino);
+    dentry.upper = ino;
+    dentry.index.reset();
+    Inode& copy = upper.inode(ino);
+    ovl_set_nlink_upper(fs, copy, ovl_index_nlink(fs, copy) - 1);
+    fs.set_private(upper.inode(*parent.upper), kImpure, "y");
+    fs.log(EventKind::kCopyUp, path.path(depth), 0,
+           "linked the indexed copy of its lower inode under this name");
+    return Ok{};
+  }
+
   const Inode& src = fs.real(origin);
   if (data == CopyUpData::kMeta && (!fs.options().metacopy || !src.is_reg()))
     data = CopyUpData::kFull;
@@ -102,7 +144,6 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
     return fs.fail(EIO, "the data of a metacopy file is missing");
   const Inode* data_src = data_ref ? &fs.real(*data_ref) : nullptr;
 
-  Layer& upper = fs.upper_layer();
   InodeNumber ino = upper.create(*parent.upper, dentry.name,
                                  copy_attrs(fs, src, data_src, data, fs.now()));
   dentry.upper = ino;
@@ -112,6 +153,14 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   // A lower hard link would be broken by a copy without an index, so the
   // copy does not claim the lower inode as its origin (HL-02).
   bool broken_link = src.is_reg() && src.nlink > 1 && !fs.options().index;
+  // With index=on the copy of a lower hard link goes into the index, which
+  // keeps one link of it; the overlay nlink stays the lower one (HL-04).
+  if (ovl_need_index(fs, src)) {
+    Inode& copy = upper.inode(ino);
+    copy.nlink++;
+    fs.add_index(origin, ino);
+    ovl_set_nlink_upper(fs, copy, static_cast<int>(src.nlink));
+  }
   // Under userxattr the origin is a user.* xattr, which only regular files
   // and directories can carry (MD-02): other copies go without.
   bool can_hold = !fs.options().userxattr || src.is_reg() || src.is_dir();

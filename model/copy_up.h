@@ -24,6 +24,20 @@
 
 namespace ovlsim::model {
 
+// Whether copying up the lower non-directory `src` puts it in the inodes
+// index (ovl_need_index): with index=on, a hard-linked file, or any file
+// with nfs_export=on.
+bool ovl_need_index(const OvlFs& fs, const Inode& src);
+
+// The overlay nlink of an indexed upper inode: its own nlink adjusted by
+// overlay.nlink ("U+1", "U-1"), or its own nlink when it has none or
+// another form (HL-04).
+int ovl_index_nlink(const OvlFs& fs, const Inode& copy);
+
+// Stores `nlink` as the overlay nlink of `copy`, relative to its upper
+// nlink (ovl_set_nlink_upper).
+void ovl_set_nlink_upper(OvlFs& fs, Inode& copy, int nlink);
+
 enum class CopyUpData {
   kFull,   // copy the data along with the metadata
   kEmpty,  // the caller truncates to 0 at once (open with O_TRUNC)

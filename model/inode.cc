@@ -1,5 +1,7 @@
 #include "model/inode.h"
 
+#include "model/copy_up.h"
+
 #include <dirent.h>
 
 #include "model/lookup.h"
@@ -45,6 +47,8 @@ Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root) {
   st.mtime = real.mtime;
   st.ctime = real.ctime;
   st.layer = top.layer;
+  if (top.layer == 0 && fs.options().index && !real.is_dir())
+    st.nlink = static_cast<nlink_t>(ovl_index_nlink(fs, real));
   bool merge = dentry.upper ? dentry.has_lower() : dentry.lower.size() > 1;
   if (real.is_dir() && merge)
     st.nlink = 1;

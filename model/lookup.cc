@@ -132,6 +132,10 @@ OvlDentry finish_lookup(OvlFs& fs, OvlDentry& parent, OvlDentry& d,
              "marked its parent impure");
     }
   }
+  // A lower name of an indexed inode finds the index entry: it is the
+  // upper copy that another of its names made (HL-03).
+  if (!d.upper && !is_dir && !d.lower.empty() && fs.options().index)
+    d.index = fs.indexed(d.lower.front());
   return std::move(d);
 }
 

@@ -186,11 +186,24 @@ class Overlay::Impl {
     return ino;
   }
 
+  // Before a name of a lower hard link goes away under index=on, the
+  // kernel copies it up into the index, so that the overlay nlink has an
+  // upper inode to be kept on (ovl_nlink_start).
+  Status index_before_unlink(OvlPath& path) {
+    OvlDentry& dentry = path.target();
+    if (dentry.upper || dentry.lower.empty() || !fs.has_upper())
+      return Ok{};
+    if (!dentry.index && !ovl_need_index(fs, fs.real(dentry.lower.front())))
+      return Ok{};
+    return ovl_copy_up(fs, path, CopyUpData::kMeta);
+  }
+
   // Removes the positive target of `path` (ovl_do_remove): the name becomes
   // a whiteout when a lower layer has it (RM-01), else it is just removed.
   Status remove(OvlPath& path) {
     std::size_t depth = path.chain.size() - 1;
     OVL_TRY(ovl_copy_up(fs, path, depth - 1));
+    OVL_TRY(index_before_unlink(path));
 
     OvlDentry& parent = path.parent();
     OvlDentry& dentry = path.target();
@@ -1242,6 +1255,8 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   OVL_TRY(ovl_copy_up(fs, to, to.chain.size() - 2));
   if (exchange)
     OVL_TRY(ovl_copy_up(fs, to, CopyUpData::kMeta));
+  else if (target_positive && !target_dir)
+    OVL_TRY(impl_->index_before_unlink(to));
 
   // A merged or lower directory, or a metacopy file, keeps finding its
   // lower half through a redirect (RN-04, RN-10).
@@ -1349,6 +1364,21 @@ Status Overlay::link(std::string_view oldpath, std::string_view newpath) {
   // The source is copied up first, then linked in the upper layer (CR-05).
   Timespec now = fs.tick();
   OVL_TRY(ovl_copy_up(fs, *from, CopyUpData::kMeta));
+  // A metacopy file finds its data by the name it was copied up under; a
+  // new name needs the absolute path to it (ovl_set_link_redirect).
+  Inode& copy = fs.upper_inode(*from->target().upper);
+  if (fs.get_private(copy, kMetacopy)) {
+    Result<std::optional<std::string>> r =
+        ovl_redirect_for_move(fs, *from, false);
+    if (!r)
+      return Errno{r.err()};
+    if (*r) {
+      fs.set_private(copy, kRedirect, **r);
+      fs.log(EventKind::kXattr, from->path(), 0,
+             "set overlay.redirect=" + **r +
+                 " so that every name of the metacopy file finds its data");
+    }
+  }
   Result<WalkResult> again = impl_->walk(newpath, Follow::kNo);
   if (!again)
     return Errno{again.err()};

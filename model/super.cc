@@ -47,6 +47,8 @@ LayerRef OvlFs::top(const OvlDentry& dentry) const {
   assert(dentry.positive() && "top() of a negative dentry");
   if (dentry.upper)
     return {0, *dentry.upper};
+  if (dentry.index)
+    return {0, *dentry.index};
   return dentry.lower.front();
 }
 

@@ -65,6 +65,11 @@ struct OvlDentry {
   // hold xwhiteouts, which readdir must then filter (WO-06).
   bool xwhiteouts = false;
 
+  // With index=on, a lower non-directory whose inode an earlier copy-up of
+  // another of its names put in the index: the name is that upper inode,
+  // though the name itself is not in the upper layer yet.
+  std::optional<InodeNumber> index;
+
   bool positive() const { return upper.has_value() || !lower.empty(); }
   bool has_lower() const { return !lower.empty(); }
 };
@@ -162,6 +167,18 @@ class OvlFs {
   // uuid=on for a fresh upper layer).
   MountOptions& mutable_options() { return opts_; }
 
+  // The inodes index of index=on (workdir/index): a lower inode to its
+  // upper copy, which the index entry holds one link of (HL-03).
+  std::optional<InodeNumber> indexed(LayerRef lower) const {
+    auto it = index_.find({lower.layer, lower.ino});
+    if (it == index_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  void add_index(LayerRef lower, InodeNumber upper) {
+    index_[{lower.layer, lower.ino}] = upper;
+  }
+
   // The in-memory record of copy-ups, as the kernel's overlay inode keeps
   // it: files opened on a lower object before its copy-up read and write
   // the upper copy after it (RD-03).
@@ -188,6 +205,7 @@ class OvlFs {
   std::vector<bool> layer_has_xwhiteouts_;
   bool root_xwhiteouts_ = false;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
+  std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> index_;
 };
 
 }  // namespace ovlsim::model
