@@ -167,9 +167,9 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   if (!broken_link) {
     if (can_hold)
       fs.set_private(upper.inode(ino), kOrigin, origin_marker(origin));
-    // TODO(#5): with the link broken, only files opened through this very
-    // name follow the copy in the kernel; the model lets none follow.
     fs.record_copy_up(origin, ino);
+  } else {
+    fs.record_copy_up(origin, ino, path.path(depth));
   }
   fs.set_private(upper.inode(*parent.upper), kImpure, "y");
 

@@ -66,6 +66,7 @@ struct Overlay::OpenFile {
   // fstat of a merged directory reports what stat of its path does.
   OvlDentry dentry;
   bool is_root = false;
+  std::string path;  // the path it was opened through, resolved
 };
 
 // The data in flight through a fifo. The pipe belongs to the overlay
@@ -230,7 +231,7 @@ class Overlay::Impl {
 
     // A file opened before its copy-up now reads the upper copy (RD-03).
     if (of.real.layer != 0) {
-      if (std::optional<InodeNumber> up = fs.copied_up(of.real)) {
+      if (std::optional<InodeNumber> up = fs.copied_up(of.real, of.path)) {
         of.real = {0, *up};
         fs.upper_layer().pin(*up);
         of.pinned = true;
@@ -678,7 +679,7 @@ Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
   }
   impl_->open_special(node, real, flags);
   impl_->files[impl_->next_fd] = {
-      real, data, flags, 0, real.layer == 0, p.target(), p.is_root()};
+      real, data, flags, 0, real.layer == 0, p.target(), p.is_root(), p.path()};
   if (real.layer == 0)
     fs.upper_layer().pin(real.ino);
   return impl_->next_fd++;

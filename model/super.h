@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -181,15 +182,26 @@ class OvlFs {
 
   // The in-memory record of copy-ups, as the kernel's overlay inode keeps
   // it: files opened on a lower object before its copy-up read and write
-  // the upper copy after it (RD-03).
-  void record_copy_up(LayerRef lower, InodeNumber upper) {
-    copied_up_[{lower.layer, lower.ino}] = upper;
+  // the upper copy after it (RD-03). A copy that broke a lower hard link
+  // (HL-02) belongs to the overlay inode of the one name it was copied up
+  // through: record it with that `path`, and only files opened through the
+  // same path follow it.
+  void record_copy_up(LayerRef lower, InodeNumber upper,
+                      const std::string& path = "") {
+    if (path.empty())
+      copied_up_[{lower.layer, lower.ino}] = upper;
+    else
+      broken_copies_[{lower.layer, lower.ino, path}] = upper;
   }
-  std::optional<InodeNumber> copied_up(LayerRef lower) const {
+  std::optional<InodeNumber> copied_up(LayerRef lower,
+                                       const std::string& path = "") const {
     auto it = copied_up_.find({lower.layer, lower.ino});
-    if (it == copied_up_.end())
+    if (it != copied_up_.end())
+      return it->second;
+    auto broken = broken_copies_.find({lower.layer, lower.ino, path});
+    if (path.empty() || broken == broken_copies_.end())
       return std::nullopt;
-    return it->second;
+    return broken->second;
   }
 
  private:
@@ -206,6 +218,8 @@ class OvlFs {
   bool root_xwhiteouts_ = false;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> index_;
+  std::map<std::tuple<std::size_t, InodeNumber, std::string>, InodeNumber>
+      broken_copies_;
 };
 
 }  // namespace ovlsim::model

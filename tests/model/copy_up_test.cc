@@ -416,5 +416,23 @@ TEST_CASE("copy-up needs an upper layer", "[copy_up]") {
   CHECK(ovl.chmod("/f", 0600).err() == EROFS);
 }
 
+TEST_CASE("files opened through a name follow the copy that breaks its link",
+          "[copy_up][links]") {
+  // Kernel 6.18 (tmpfs layers, index off): after a write through /h1, a
+  // file opened on /h1 before it read the new data, one opened on /h2 the
+  // old data (HL-02, RD-03).
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder().file("/h1", "old").hardlink("/h2", "/h1")};
+  Overlay ovl = mount_ok(std::move(stack));
+  Result<int> f1 = ovl.open("/h1", O_RDONLY);
+  Result<int> f2 = ovl.open("/h2", O_RDONLY);
+  Result<int> w = ovl.open("/h1", O_WRONLY | O_TRUNC);
+  REQUIRE((f1.ok() && f2.ok() && w.ok()));
+  REQUIRE(ovl.write(*w, "new").ok());
+  CHECK(*ovl.read(*f1, 9) == "new");
+  CHECK(*ovl.read(*f2, 9) == "old");
+}
+
 }  // namespace
 }  // namespace ovlsim::model
