@@ -133,6 +133,8 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
     fs.set_private(upper.inode(*parent.upper), kImpure, "y");
     fs.log(EventKind::kCopyUp, path.path(depth), 0,
            "linked the indexed copy of its lower inode under this name");
+    if (fs.get_private(copy, kMetacopy) && data != CopyUpData::kMeta)
+      return copy_up_data(fs, path, depth, data);
     return Ok{};
   }
 

@@ -113,6 +113,17 @@ class Overlay::Impl {
     return &fs.upper_inode(*path.target().upper);
   }
 
+  // The upper inode an xattr change goes to: the xattr calls copy up only
+  // an overlay inode without any upper inode, so a name of an indexed
+  // inode changes the index's copy without being linked up (ovl_xattr_set).
+  Result<Inode*> change_xattrs(OvlPath& path) {
+    if (!fs.has_upper())
+      return fs.fail(EROFS, "read-only overlay");
+    if (path.target().index)
+      return &fs.upper_inode(*path.target().index);
+    return change(path, CopyUpData::kMeta);
+  }
+
   bool owner_or_root(const Inode& node) const {
     return fs.cred().is_root() || fs.cred().uid == node.uid;
   }
@@ -1053,7 +1064,7 @@ Status Overlay::setxattr(std::string_view path, std::string_view name,
     return Errno{real_name.err()};
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
+  Result<Inode*> up = impl_->change_xattrs(*p);
   if (!up)
     return Errno{up.err()};
   if (!known_namespace)
@@ -1126,7 +1137,7 @@ Status Overlay::removexattr(std::string_view path, std::string_view name,
     return fs.fail(ENODATA, "no such xattr");
 
   Timespec now = fs.tick();
-  Result<Inode*> up = impl_->change(*p, CopyUpData::kMeta);
+  Result<Inode*> up = impl_->change_xattrs(*p);
   if (!up)
     return Errno{up.err()};
   (*up)->xattrs.erase(*real_name);

@@ -434,5 +434,63 @@ TEST_CASE("files opened through a name follow the copy that breaks its link",
   CHECK(*ovl.read(*f2, 9) == "old");
 }
 
+MountOptions index_on() {
+  MountOptions opts;
+  REQUIRE(apply_option(opts, "index=on").ok());
+  return opts;
+}
+
+constexpr const char* kNlinkXattr = "trusted.overlay.nlink";
+
+TEST_CASE("index=on keeps lower hard links together (HL-03, HL-04)",
+          "[copy_up][links][index]") {
+  // Kernel 6.18 (tmpfs layers): the sequence of the spec's HL-04 table.
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder()
+                      .file("/h1", "old")
+                      .hardlink("/h2", "/h1")
+                      .hardlink("/h3", "/h1")};
+  Overlay ovl = mount_ok(std::move(stack), index_on());
+  Result<int> w = ovl.open("/h1", O_WRONLY | O_TRUNC);
+  REQUIRE(w.ok());
+  REQUIRE(ovl.write(*w, "new").ok());
+
+  // The copy is in the index too: two upper links, three overlay names.
+  const Inode& copy = at(*ovl.upper(), "/h1");
+  CHECK(copy.nlink == 2);
+  CHECK(copy.xattrs.at(kNlinkXattr) == "U+1");
+  CHECK(content(ovl, "/h2") == "new");
+  CHECK(ovl.stat("/h2")->ino == ovl.stat("/h1")->ino);
+  CHECK(ovl.stat("/h2")->nlink == 3);
+  CHECK(!has(*ovl.upper(), "/h2"));
+
+  // Unlinking a lower name links it up first, then whites it out.
+  REQUIRE(ovl.unlink("/h2").ok());
+  CHECK(at(*ovl.upper(), "/h1").xattrs.at(kNlinkXattr) == "U+0");
+  CHECK(ovl.stat("/h1")->nlink == 2);
+
+  // A link from the lower /h3 links /h3 up and adds a name.
+  REQUIRE(ovl.link("/h3", "/h4").ok());
+  CHECK(at(*ovl.upper(), "/h1").nlink == 4);
+  CHECK(at(*ovl.upper(), "/h1").xattrs.at(kNlinkXattr) == "U-1");
+  CHECK(ovl.stat("/h4")->nlink == 3);
+}
+
+TEST_CASE("xattr calls change an indexed copy without linking it up (HL-03)",
+          "[copy_up][links][index][xattr]") {
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder().file("/a", "data").hardlink("/b", "/a")};
+  Overlay ovl = mount_ok(std::move(stack), index_on());
+  REQUIRE(ovl.truncate("/a", 2).ok());
+  REQUIRE(ovl.setxattr("/b", "user.k", "v", 0, Follow::kNo).ok());
+  CHECK(!has(*ovl.upper(), "/b"));
+  CHECK(*ovl.getxattr("/a", "user.k", Follow::kNo) == "v");
+  REQUIRE(ovl.truncate("/b", 1).ok());
+  CHECK(has(*ovl.upper(), "/b"));
+  CHECK(at(*ovl.upper(), "/b").ino == at(*ovl.upper(), "/a").ino);
+}
+
 }  // namespace
 }  // namespace ovlsim::model
