@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/terminal.h"
+#include "harness/compare.h"
 #include "harness/model_target.h"
 #include "harness/runner.h"
 #include "harness/sandbox.h"
@@ -43,6 +44,8 @@ constexpr std::string_view kUsage =
     "  --reference R     the reference (default model)\n"
     "  --no-expectations compare with the model only\n"
     "  --backing DIR     keep layers on DIR's filesystem instead of a tmpfs\n"
+    "  --ignore WHAT     links, times: fields not to compare (comma\n"
+    "                    separated), to look past a known difference\n"
     "  --scratch DIR     where the scratch directory is made (default /tmp)\n"
     "  --legacy-mount    mount with mount(2) instead of fsopen/fsconfig\n"
     "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
@@ -87,6 +90,13 @@ std::string parse_args(Args args, CheckArgs& out) {
       out.run.snapshot_every_step = v == "every";
     } else if (arg == "--no-expectations") {
       out.run.check_expectations = false;
+    } else if (arg == "--ignore") {
+      auto v = value();
+      if (!v)
+        return "--ignore needs a list";
+      if (std::string bad = harness::apply_ignore(*v, out.run.compare);
+          !bad.empty())
+        return bad;
     } else if (arg == "--scratch") {
       auto v = value();
       if (!v)

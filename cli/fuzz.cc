@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "harness/campaign.h"
+#include "harness/compare.h"
 #include "harness/sandbox.h"
 #include "harness/targets.h"
 
@@ -45,6 +46,8 @@ constexpr std::string_view kUsage =
     "  --reference R     the reference target (default model;\n"
     "                    model-mutant:NAME for a deliberately broken model)\n"
     "  --backing DIR     keep layers on DIR's filesystem instead of a tmpfs\n"
+    "  --ignore WHAT     links, times: fields not to compare (comma\n"
+    "                    separated), to look past a known difference\n"
     "  --scratch DIR     where the scratch directory is made (default /tmp)\n"
     "  --legacy-mount    mount with mount(2) instead of fsopen/fsconfig\n"
     "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
@@ -158,6 +161,13 @@ std::string parse_args(Args args, FuzzArgs& out) {
         c.fuzz.run.snapshot_every_step = v == "every";
       else
         return "--snapshot takes 'every' or 'end'";
+    } else if (arg == "--ignore") {
+      auto v = value();
+      if (!v)
+        return "--ignore needs a list";
+      if (std::string bad = harness::apply_ignore(*v, c.fuzz.run.compare);
+          !bad.empty())
+        return bad;
     } else if (arg == "--scratch") {
       auto v = value();
       if (!v)

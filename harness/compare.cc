@@ -329,4 +329,21 @@ std::vector<Difference> compare_snapshots(const Snapshot& expected,
   return out;
 }
 
+std::string apply_ignore(std::string_view list, CompareOptions& options) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view word = list.substr(0, comma);
+    if (word == "links")
+      options.links = false;
+    else if (word == "times")
+      options.times = false;
+    else
+      return fmt::format("--ignore takes 'links' and 'times', not '{}'", word);
+    if (comma == std::string_view::npos)
+      break;
+    list.remove_prefix(comma + 1);
+  }
+  return "";
+}
+
 }  // namespace ovlsim::harness

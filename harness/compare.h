@@ -25,6 +25,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness/snapshot.h"
@@ -67,6 +68,11 @@ struct CompareOptions {
   bool times = true;       // compare meaningful mtimes
   bool links = true;       // compare nlink and which paths share an inode
 };
+
+// Applies an --ignore list ("links", "times", comma separated) to
+// `options`: link counts and shared inodes, or mtimes, are not compared.
+// Returns "" or what is wrong with the list.
+std::string apply_ignore(std::string_view list, CompareOptions& options);
 
 // Pairs inode numbers of the model with those of a target: the pairing
 // must stay one to one over a whole run.

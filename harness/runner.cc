@@ -33,6 +33,10 @@ std::vector<Difference> check_state(const trace::ExpectedState& state,
     case Kind::kMerged:
     case Kind::kUpper: {
       bool merged = state.kind == Kind::kMerged;
+      // The raw upper layer is the kernel's format, not part of what
+      // users of the mount see.
+      if (!merged && options.scope == Scope::kMerged)
+        break;
       if (!merged && !snap.upper) {
         out.push_back({Area::kUpper, "/", "exists", "upper layer", "(none)"});
         break;
