@@ -1322,6 +1322,16 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
 
   if (target_pure_upper && !upper.inode(*to.target().upper).entries.empty())
     return fs.fail(ENOTEMPTY, "the upper directory has entries");
+  // A merged target that holds only whiteouts is emptied of them first
+  // (ovl_clear_empty), so that the upper rename may replace it (RN-06).
+  if (!exchange && target_dir && to.target().upper) {
+    InodeNumber victim = *to.target().upper;
+    std::vector<std::string> names;
+    for (const auto& [name, ino] : upper.inode(victim).entries)
+      names.push_back(name);
+    for (const std::string& name : names)
+      upper.remove_tree(victim, name);
+  }
 
   // A source that needs a whiteout, renamed onto a whiteout, swaps the
   // two: the whiteout that was at the target, of whichever format, is
