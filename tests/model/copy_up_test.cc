@@ -492,5 +492,27 @@ TEST_CASE("xattr calls change an indexed copy without linking it up (HL-03)",
   CHECK(at(*ovl.upper(), "/b").ino == at(*ovl.upper(), "/a").ino);
 }
 
+// Known differences (doc/known-differences.md): the model's answer is
+// asserted so that a change to it is noticed; the comment says what 6.18
+// does instead.
+
+TEST_CASE("known difference: userxattr copies without origin keep one inode",
+          "[copy_up][links][known-difference]") {
+  // Kernel 6.18 (tmpfs layers, userxattr): after link(/b, /e) of a lower
+  // fifo, /b and /e showed different st_ino. The copy of /b has no origin
+  // (user.* xattrs cannot be set on a fifo), so the overlay inode that
+  // /b's cached dentry holds keeps the lower inode number, while /e, looked
+  // up afresh, is a new overlay inode with the upper number. The model
+  // keeps no dentry cache: both names are the one upper inode.
+  MountOptions opts;
+  REQUIRE(apply_option(opts, "userxattr").ok());
+  Stack stack;
+  stack.upper = Layer();
+  stack.lowers = {LayerBuilder().node("/b", S_IFIFO | 0644, 0)};
+  Overlay ovl = mount_ok(std::move(stack), opts);
+  REQUIRE(ovl.link("/b", "/e").ok());
+  CHECK(ovl.lstat("/b")->ino == ovl.lstat("/e")->ino);
+}
+
 }  // namespace
 }  // namespace ovlsim::model
