@@ -49,7 +49,9 @@ constexpr std::string_view kUsage =
     "  --scratch DIR     where the scratch directory is made (default /tmp)\n"
     "  --legacy-mount    mount with mount(2) instead of fsopen/fsconfig\n"
     "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
-    "  --quiet           print only divergences and the summary\n";
+    "  --quiet           print only divergences and the summary\n"
+    "  --if-available    when the machine cannot run the target, say so\n"
+    "                    and exit 0 instead of 2\n";
 
 struct CheckArgs {
   harness::TargetConfig target;
@@ -58,6 +60,7 @@ struct CheckArgs {
   harness::SandboxOptions sandbox;
   std::optional<harness::Scope> scope;
   bool quiet = false;
+  bool if_available = false;  // skip, not fail, when the target cannot run
   std::vector<std::string> paths;
 };
 
@@ -115,6 +118,8 @@ std::string parse_args(Args args, CheckArgs& out) {
       if (ms <= 0)
         return "--timeout needs a positive number of milliseconds";
       out.target.op_timeout = std::chrono::milliseconds(ms);
+    } else if (arg == "--if-available") {
+      out.if_available = true;
     } else if (arg == "--quiet" || arg == "-q") {
       out.quiet = true;
     } else if (arg.starts_with("-")) {
@@ -160,6 +165,48 @@ bool has_option(const trace::Scenario& s, std::string_view option) {
          s.options.end();
 }
 
+// Moves the overlay's private xattrs of a layer from trusted.overlay.* to
+// user.overlay.*, as a mount with userxattr reads them.
+void move_private_xattrs(model::Layer& layer) {
+  constexpr std::string_view kTrusted = "trusted.overlay.";
+  std::vector<model::InodeNumber> inodes;
+  for (const auto& [ino, node] : layer.inodes())
+    inodes.push_back(ino);
+  for (model::InodeNumber ino : inodes) {
+    model::Xattrs& xattrs = layer.inode(ino).xattrs;
+    model::Xattrs moved;
+    for (auto& [name, value] : xattrs) {
+      if (name.starts_with(kTrusted))
+        moved["user.overlay." + name.substr(kTrusted.size())] = value;
+      else
+        moved[name] = value;
+    }
+    xattrs = std::move(moved);
+  }
+}
+
+// Without root the harness can mount only with userxattr, so a trace
+// written for trusted.overlay.* is run with its private xattrs, in the
+// layers and in the expected states, under user.overlay.* instead.
+void use_userxattr(trace::Scenario& scenario) {
+  scenario.options.push_back("userxattr");
+  scenario.mount_options.userxattr = true;
+  model::Stack& stack = scenario.stack;
+  if (stack.upper)
+    move_private_xattrs(*stack.upper);
+  for (model::Layer& layer : stack.lowers)
+    move_private_xattrs(layer);
+  for (model::Layer& layer : stack.data_lowers)
+    move_private_xattrs(layer);
+  auto states = [](std::vector<trace::ExpectedState>& list) {
+    for (trace::ExpectedState& state : list)
+      move_private_xattrs(state.tree);
+  };
+  states(scenario.mount_states);
+  for (trace::Step& step : scenario.steps)
+    states(step.states);
+}
+
 }  // namespace
 
 int check_command(Args args) {
@@ -186,6 +233,11 @@ int check_command(Args args) {
     harness::Capabilities caps = harness::probe_capabilities();
     std::string missing = fuse ? caps.fuse_missing() : caps.kernel_missing();
     if (!missing.empty()) {
+      if (a.if_available) {
+        fmt::print("check: skipped: cannot test {}: {}\n", a.target.name,
+                   missing);
+        return 0;
+      }
       fmt::print(stderr, "ovlsim check: cannot test {}: {}\n", a.target.name,
                  missing);
       return 2;
@@ -223,8 +275,7 @@ int check_command(Args args) {
     if (sandbox && sandbox->unprivileged() &&
         !has_option(scenario, "userxattr")) {
       // Without root, overlay mounts need userxattr; the model is told so.
-      scenario.options.push_back("userxattr");
-      scenario.mount_options.userxattr = true;
+      use_userxattr(scenario);
     }
     harness::RunOptions run = a.run;
     run.compare.userxattr = scenario.mount_options.userxattr;

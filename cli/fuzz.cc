@@ -53,7 +53,9 @@ constexpr std::string_view kUsage =
     "  --timeout MS      per-operation timeout for fuse-overlayfs (5000)\n"
     "  --keep-going      go on after a counterexample (a new seed for the\n"
     "                    job that found it) and group them by cause\n"
-    "  --stats           print where the time went\n";
+    "  --stats           print where the time went\n"
+    "  --if-available    when the machine cannot run the target, say so\n"
+    "                    and exit 0 instead of 2\n";
 
 struct FuzzArgs {
   harness::CampaignOptions campaign;
@@ -61,6 +63,7 @@ struct FuzzArgs {
   std::optional<harness::Scope> scope;
   bool stats = false;
   bool seed_given = false;
+  bool if_available = false;  // skip, not fail, when the target cannot run
 };
 
 template <typename T>
@@ -186,6 +189,8 @@ std::string parse_args(Args args, FuzzArgs& out) {
       c.target.op_timeout = std::chrono::milliseconds(ms);
     } else if (arg == "--keep-going") {
       c.keep_going = true;
+    } else if (arg == "--if-available") {
+      out.if_available = true;
     } else if (arg == "--stats") {
       out.stats = true;
     } else {
@@ -265,6 +270,11 @@ int fuzz_command(Args args) {
     harness::Capabilities caps = harness::probe_capabilities();
     std::string missing = fuse ? caps.fuse_missing() : caps.kernel_missing();
     if (!missing.empty()) {
+      if (a.if_available) {
+        fmt::print("fuzz: skipped: cannot test {}: {}\n", c.target.name,
+                   missing);
+        return 0;
+      }
       fmt::print(stderr, "ovlsim fuzz: cannot test {}: {}\n", c.target.name,
                  missing);
       return 2;

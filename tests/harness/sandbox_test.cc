@@ -14,6 +14,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -159,6 +161,31 @@ TEST_CASE("nothing stays mounted after kill -9, and a later run tidies up",
   CHECK(fs::is_empty(scratch));
   CHECK(remove_stale_scratch(root) == 1);
   CHECK_FALSE(fs::exists(scratch));
+  fs::remove_all(root);
+}
+
+TEST_CASE("kill -9 at random moments never leaves a mount behind",
+          "[sandbox]") {
+  testing::require_kernel_overlay();
+  std::string root = scratch_root("random-kills");
+  std::ifstream before_in("/proc/self/mountinfo");
+  std::string before((std::istreambuf_iterator<char>(before_in)), {});
+  std::mt19937 random(20261204);
+  for (int round = 0; round < 20; round++) {
+    pid_t pid = start({"check", "--target", "kernel", "--quiet", "--scratch",
+                       root, OVLSIM_SOURCE_DIR "/traces"});
+    // From right after the start to well into the corpus.
+    int ms = std::uniform_int_distribution<int>(0, 400)(random);
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    CHECK(mounts_under(root).empty());
+    kill(pid, SIGKILL);
+    wait_for(pid);
+  }
+  std::ifstream after_in("/proc/self/mountinfo");
+  std::string after((std::istreambuf_iterator<char>(after_in)), {});
+  CHECK(after == before);
+  remove_stale_scratch(root);
+  CHECK(entries(root).empty());
   fs::remove_all(root);
 }
 
