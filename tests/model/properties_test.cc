@@ -746,6 +746,69 @@ TEST_CASE("model properties over random stacks and operations",
     }
   });
 
+  rc::prop("a rename changes nothing that neither name leads to (RN-02, RN-09)",
+           [] {
+             std::optional<Mounted> m = mount_random(/*upper=*/true);
+             Overlay& ovl = m->ovl;
+             run_ops(ovl, random_ops(m->spec));
+             std::vector<std::string> known = known_paths(m->spec);
+             known.push_back("/new");
+             std::string from = *rc::gen::elementOf(known);
+             std::string to = *rc::gen::elementOf(known);
+             View before = view_of(ovl);
+             std::set<InodeNumber> moved;
+             for (const std::string& name : {from, to})
+               if (Result<Stat> st = ovl.lstat(name); st.ok())
+                 moved.insert(st->ino);
+
+             Status renamed = ovl.rename(from, to, 0);
+             RC_TAG(renamed.ok() ? "renamed" : "refused");
+             View after = view_of(ovl);
+             auto related = [&](const std::string& path) {
+               for (const std::string& name : {from, to}) {
+                 if (path == name || path.starts_with(name + "/") ||
+                     name.starts_with(path == "/" ? path : path + "/"))
+                   return true;
+               }
+               Result<Stat> st = ovl.lstat(path);
+               return st.ok() && moved.count(st->ino) != 0;
+             };
+             for (const auto& [path, what] : before.objects) {
+               if (related(path))
+                 continue;
+               RC_LOG() << "checking " << path << "\n";
+               RC_ASSERT(after.objects.count(path) == 1u);
+               RC_ASSERT(after.objects.at(path) == what);
+             }
+           });
+
+  rc::prop(
+      "after a rename the target is what the source was, and the source "
+      "is gone (RN-02)",
+      [] {
+        std::optional<Mounted> m = mount_random(/*upper=*/true);
+        Overlay& ovl = m->ovl;
+        run_ops(ovl, random_ops(m->spec));
+        std::vector<std::string> known = known_paths(m->spec);
+        known.push_back("/new");
+        std::string from = *rc::gen::elementOf(known);
+        std::string to = *rc::gen::elementOf(known);
+        Result<Stat> src = ovl.lstat(from);
+        RC_PRE(src.ok());
+        Result<Stat> dst = ovl.lstat(to);
+        RC_PRE(from != to && (!dst.ok() || dst->ino != src->ino));
+        Preserved was = preserved(ovl, from, *src);
+
+        Status renamed = ovl.rename(from, to, 0);
+        RC_TAG(renamed.ok() ? "renamed" : "refused");
+        if (!renamed.ok())
+          return;
+        RC_ASSERT(ovl.lstat(from).err() == ENOENT);
+        Result<Stat> now = ovl.lstat(to);
+        RC_ASSERT(now.ok());
+        RC_ASSERT(preserved(ovl, to, *now) == was);
+      });
+
   rc::prop(
       "the merged view equals the view of the same layers mounted "
       "again",
@@ -760,6 +823,71 @@ TEST_CASE("model properties over random stacks and operations",
         View after = view_of(again.value());
         RC_LOG() << "before:\n" << show(before) << "after:\n" << show(after);
         RC_ASSERT(before == after);
+      });
+}
+
+TEST_CASE("model properties of hard links under index=on",
+          "[properties][links]") {
+  rc::prop(
+      "every name of an indexed lower hard link keeps its inode number "
+      "across copy-up (HL-03)",
+      [] {
+        // One lower file with two to four names, and random changes
+        // through random names.
+        int names = *rc::gen::inRange(2, 5);
+        RC_TAG(fmt::format("{} names", names));
+        std::vector<std::string> paths = {"/a", "/b", "/d/c", "/d/e"};
+        paths.resize(static_cast<std::size_t>(names));
+        Layer lower;
+        InodeAttrs attrs;
+        attrs.mode = S_IFREG | 0644;
+        attrs.data = "data";
+        InodeNumber file = lower.create(lower.root(), "a", attrs);
+        InodeAttrs dir;
+        dir.mode = S_IFDIR | 0755;
+        InodeNumber d = lower.create(lower.root(), "d", dir);
+        for (std::size_t i = 1; i < paths.size(); ++i) {
+          std::string_view path = paths[i];
+          InodeNumber parent = path.starts_with("/d/") ? d : lower.root();
+          lower.link(parent, path.substr(path.rfind('/') + 1), file);
+        }
+        Stack stack;
+        stack.upper = Layer();
+        stack.lowers = {std::move(lower)};
+        MountOptions opts;
+        RC_ASSERT(apply_option(opts, "index=on").ok());
+        Result<Overlay> mounted = Overlay::mount(std::move(stack), opts);
+        RC_ASSERT(mounted.ok());
+        Overlay& ovl = mounted.value();
+        InodeNumber ino = ovl.lstat("/a")->ino;
+
+        int changes = *rc::gen::inRange(1, 6);
+        for (int i = 0; i < changes; ++i) {
+          std::string path = *rc::gen::elementOf(paths);
+          switch (*rc::gen::inRange(0, 4)) {
+            case 0:
+              RC_ASSERT(ovl.chmod(path, 0600).ok());
+              break;
+            case 1:
+              RC_ASSERT(ovl.truncate(path, 2).ok());
+              break;
+            case 2:
+              RC_ASSERT(ovl.setxattr(path, "user.x", "1", 0).ok());
+              break;
+            default: {
+              Result<int> fd = ovl.open(path, O_WRONLY | O_APPEND);
+              RC_ASSERT(fd.ok());
+              RC_ASSERT(ovl.write(*fd, "+").ok());
+              RC_ASSERT(ovl.close(*fd).ok());
+            }
+          }
+          for (const std::string& name : paths) {
+            Result<Stat> st = ovl.lstat(name);
+            RC_ASSERT(st.ok());
+            RC_ASSERT(st->ino == ino);
+            RC_ASSERT(st->nlink == static_cast<nlink_t>(names));
+          }
+        }
       });
 }
 
