@@ -171,6 +171,7 @@ std::string parse_args(Args args, FuzzArgs& out) {
       if (std::string bad = harness::apply_ignore(*v, c.fuzz.run.compare);
           !bad.empty())
         return bad;
+      c.compare_flags += fmt::format(" --ignore {}", *v);
     } else if (arg == "--scratch") {
       auto v = value();
       if (!v)
@@ -208,8 +209,8 @@ void print_replay(const harness::CampaignOptions& c,
                   const harness::CampaignFailure& f) {
   if (!f.trace_path.empty()) {
     fmt::print("counterexample: {}\n", f.trace_path);
-    fmt::print("replay: ovlsim check --target {} {}\n", c.target.name,
-               f.trace_path);
+    fmt::print("replay: ovlsim check --target {}{} {}\n", c.target.name,
+               c.compare_flags, f.trace_path);
   }
   fmt::print(
       "rerun: {} --seed {:#x} -j 1 --count {} --max-ops {} "
@@ -259,7 +260,11 @@ int fuzz_command(Args args) {
       a.scope.value_or(fuse ? harness::Scope::kMerged : harness::Scope::kAll);
   c.fuzz.run.compare.dialect =
       fuse ? harness::Dialect::kFuseOverlayfs : harness::Dialect::kKernel;
-  c.command = fmt::format("ovlsim fuzz --target {}", c.target.name);
+  if (a.scope)
+    c.compare_flags += *a.scope == harness::Scope::kMerged ? " --compare merged"
+                                                           : " --compare all";
+  c.command =
+      fmt::format("ovlsim fuzz --target {}{}", c.target.name, c.compare_flags);
   if (c.reference.name != "model")
     c.command += fmt::format(" --reference {}", c.reference.name);
   if (!c.fuzz.options.empty())

@@ -82,10 +82,10 @@ std::string write_counterexample(const CampaignOptions& options,
                         options.reference.name, fuzz.seed);
   s.description = fmt::format(
       "Found by: {} --seed {:#x} -j 1 --count {} --max-ops {} --layers {}\n"
-      "Replay: ovlsim check --target {} {}\n"
+      "Replay: ovlsim check --target {}{} {}\n"
       "Expectations are what {} returned.",
       options.command, fuzz.seed, fuzz.count, fuzz.max_ops, fuzz.layers,
-      options.target.name, path, options.target.name);
+      options.target.name, options.compare_flags, path, options.target.name);
 
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);

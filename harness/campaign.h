@@ -35,6 +35,9 @@ struct CampaignOptions {
   // The command that started the campaign minus its seed, count and jobs,
   // for the replay line ("ovlsim fuzz --target kernel").
   std::string command = "ovlsim fuzz";
+  // The flags of that command that change what is compared (" --ignore
+  // links"), which a replay with ovlsim check needs too.
+  std::string compare_flags;
 };
 
 struct CampaignFailure {

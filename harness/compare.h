@@ -95,7 +95,8 @@ bool meaningful_time(const model::Timespec& expected);
 std::vector<Difference> compare_outcomes(trace::OpKind kind,
                                          const trace::Outcome& expected,
                                          const trace::Outcome& actual,
-                                         InodeMatcher& inodes);
+                                         InodeMatcher& inodes,
+                                         const CompareOptions& options = {});
 
 // The differences between two trees of the same area.
 std::vector<Difference> compare_trees(Area area, const Tree& expected,

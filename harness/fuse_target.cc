@@ -109,7 +109,10 @@ MountResult FuseTarget::mount_overlay(const Layout& layout,
     data += (i == 0 ? "" : ":") + layout.lowers[i];
   if (!layout.upper.empty())
     data += ",upperdir=" + layout.upper + ",workdir=" + layout.work;
-  (void)options;
+  // The trace's own options go along: fuse-overlayfs decides, as the
+  // kernel does, which it takes, ignores or refuses.
+  for (const std::string& option : options)
+    data += "," + option;
 
   log_path_ = layout.dir + "/daemon.log";
   std::vector<std::string> args = {program_, "-f", "-o", data, layout.merged};
@@ -142,9 +145,11 @@ MountResult FuseTarget::mount_overlay(const Layout& layout,
     struct statfs fs;
     if (statfs(layout.merged.c_str(), &fs) == 0 && fs.f_type == kFuseSuperMagic)
       return MountResult{};
+    // A daemon that gives up before mounting refused the mount, as the
+    // kernel refuses one with EINVAL: fuse-overlayfs says why only on
+    // stderr, so the errno stands for its refusal.
     if (!daemon_alive())
-      return MountResult{0, fmt::format("{} exited before mounting: {}",
-                                        program_, read_log(log_path_))};
+      return MountResult{EINVAL, ""};
     usleep(500);
   }
   reap(std::chrono::milliseconds(0));

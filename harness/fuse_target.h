@@ -11,8 +11,10 @@
 // which aborts the FUSE connection so that the blocked call returns, and
 // failure() says what happened. The harness never hangs on it.
 //
-// Only the layer options are passed on: fuse-overlayfs has no redirect_dir,
-// index, metacopy or xino, and its on-disk format is its own (Dialect).
+// The mount options of the trace follow the layer options in -o, so that
+// what fuse-overlayfs does with them (it ignores index, metacopy and xino,
+// refuses redirect_dir) is measured, not assumed. Its on-disk format is its
+// own (Dialect).
 #ifndef OVLSIM_HARNESS_FUSE_TARGET_H_
 #define OVLSIM_HARNESS_FUSE_TARGET_H_
 

@@ -236,6 +236,22 @@ TEST_CASE("outcomes compare errno, values and inode pairing", "[compare]") {
     CHECK(d[0].field == "inode identity");
   }
 
+  SECTION("--ignore drops link counts and mtimes from stat results") {
+    model::Stat a, b;
+    a.mode = b.mode = S_IFDIR | 0755;
+    a.nlink = 1;
+    b.nlink = 3;
+    a.mtime = {1700000000, 0};
+    b.mtime = {1700000001, 0};
+    trace::Outcome e{0, a}, t{0, b};
+    CHECK(compare_outcomes(trace::OpKind::kStat, e, t, inodes).size() == 2);
+    CompareOptions options;
+    REQUIRE(apply_ignore("links,times", options).empty());
+    CHECK(compare_outcomes(trace::OpKind::kStat, e, t, inodes, options)
+              .empty());
+    CHECK_FALSE(apply_ignore("links,nothing", options).empty());
+  }
+
   SECTION("readdir listings compare as sets") {
     std::vector<model::Dirent> x = {{"a", 1, DT_REG}, {"b", 2, DT_DIR}};
     std::vector<model::Dirent> y = {{"b", 7, DT_DIR}, {"a", 8, DT_REG}};
