@@ -70,8 +70,17 @@ void read_overlay_dir(model::Overlay& ovl, const std::string& dir, Tree& tree,
         e.data = target.value();
     } else if (S_ISREG(e.mode)) {
       if (auto fd = ovl.open(path, O_RDONLY | O_NOFOLLOW); fd.ok()) {
-        auto data = ovl.pread(fd.value(), static_cast<std::size_t>(e.size), 0);
-        e.data = content_digest(data.ok() ? data.value() : "");
+        // Up to the end of file, as a real target reads it: the data of a
+        // metacopy file may be longer than the size it reports.
+        std::string bytes;
+        while (true) {
+          auto chunk = ovl.pread(fd.value(), 1 << 16,
+                                 static_cast<off_t>(bytes.size()));
+          if (!chunk.ok() || chunk.value().empty())
+            break;
+          bytes += chunk.value();
+        }
+        e.data = content_digest(bytes);
         (void)ovl.close(fd.value());
       }
     }
