@@ -1295,30 +1295,27 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   InodeNumber moved = *from.target().upper;
   Inode& moved_inode = upper.inode(moved);
 
-  if (redirect) {
-    fs.set_private(moved_inode, kRedirect, *redirect);
-    fs.log(EventKind::kXattr, to_name, 0,
-           "set overlay.redirect=" + *redirect +
-               " so that the moved object still finds its lower half");
-  } else if (is_dir && !ovl_type_merge_or_lower(fs, from.target()) &&
-             opaque_value(fs, 0, moved_inode) != Opaque::kYes &&
-             to.parent().has_lower()) {
-    mark_moved_opaque(fs, moved_inode, to_name);
-  }
-  // In an exchange the target moves too, under the same rules.
-  if (exchange) {
-    Inode& other = upper.inode(*to.target().upper);
-    if (target_redirect) {
-      fs.set_private(other, kRedirect, *target_redirect);
-      fs.log(EventKind::kXattr, from_name, 0,
-             "set overlay.redirect=" + *target_redirect +
+  // Each object that moves keeps its lower half through a redirect, or,
+  // as a pure upper directory entering a merged parent, becomes opaque.
+  auto mark_moved = [&](Inode& node, const OvlDentry& dentry, bool dir,
+                        const std::optional<std::string>& r,
+                        const OvlDentry& new_parent, const std::string& where) {
+    if (r) {
+      fs.set_private(node, kRedirect, *r);
+      fs.log(EventKind::kXattr, where, 0,
+             "set overlay.redirect=" + *r +
                  " so that the moved object still finds its lower half");
-    } else if (target_dir && !ovl_type_merge_or_lower(fs, to.target()) &&
-               opaque_value(fs, 0, other) != Opaque::kYes &&
-               from.parent().has_lower()) {
-      mark_moved_opaque(fs, other, from_name);
+    } else if (dir && !ovl_type_merge_or_lower(fs, dentry) &&
+               opaque_value(fs, 0, node) != Opaque::kYes &&
+               new_parent.has_lower()) {
+      mark_moved_opaque(fs, node, where);
     }
-  }
+  };
+  mark_moved(moved_inode, from.target(), is_dir, redirect, to.parent(),
+             to_name);
+  if (exchange)
+    mark_moved(upper.inode(*to.target().upper), to.target(), target_dir,
+               target_redirect, from.parent(), from_name);
 
   if (target_pure_upper && !upper.inode(*to.target().upper).entries.empty())
     return fs.fail(ENOTEMPTY, "the upper directory has entries");

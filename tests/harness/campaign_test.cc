@@ -23,19 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The sandbox must be entered while the process has one thread, so once.
-const Sandbox& sandbox() {
-  static std::optional<Sandbox> box;
-  if (!box) {
-    testing::require_kernel_overlay();
-    std::string error;
-    auto entered = Sandbox::enter({}, &error);
-    if (!entered.ok())
-      testing::skip("cannot enter the sandbox: " + error);
-    box.emplace(std::move(entered.value()));
-  }
-  return *box;
-}
+using testing::sandbox;
 
 // A fresh, empty directory for one test's counterexamples.
 std::string out_dir(const std::string& name) {

@@ -247,8 +247,8 @@ TEST_CASE("outcomes compare errno, values and inode pairing", "[compare]") {
     CHECK(compare_outcomes(trace::OpKind::kStat, e, t, inodes).size() == 2);
     CompareOptions options;
     REQUIRE(apply_ignore("links,times", options).empty());
-    CHECK(compare_outcomes(trace::OpKind::kStat, e, t, inodes, options)
-              .empty());
+    CHECK(
+        compare_outcomes(trace::OpKind::kStat, e, t, inodes, options).empty());
     CHECK_FALSE(apply_ignore("links,nothing", options).empty());
   }
 

@@ -14,19 +14,7 @@
 namespace ovlsim::harness {
 namespace {
 
-// The sandbox must be entered while the process has one thread, so once.
-const Sandbox& sandbox() {
-  static std::optional<Sandbox> box;
-  if (!box) {
-    testing::require_kernel_overlay();
-    std::string error;
-    auto entered = Sandbox::enter({}, &error);
-    if (!entered.ok())
-      testing::skip("cannot enter the sandbox: " + error);
-    box.emplace(std::move(entered.value()));
-  }
-  return *box;
-}
+using testing::sandbox;
 
 FuzzResult fuzz_mutant(Mutation mutation, std::uint64_t seed) {
   std::string error;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "harness/sandbox.h"
@@ -28,6 +29,22 @@ inline void require_fuse_overlayfs() {
   std::string missing = probe_capabilities().fuse_missing();
   if (!missing.empty())
     skip("fuse-overlayfs cannot be tested: " + missing);
+}
+
+// The sandbox of a test program that mounts through harness targets,
+// entered once, while the process has one thread; skips the program when
+// the kernel's overlayfs cannot be tested or the sandbox cannot be made.
+inline const Sandbox& sandbox() {
+  static std::optional<Sandbox> box;
+  if (!box) {
+    require_kernel_overlay();
+    std::string error;
+    auto entered = Sandbox::enter({}, &error);
+    if (!entered.ok())
+      skip("cannot enter the sandbox: " + error);
+    box.emplace(std::move(entered.value()));
+  }
+  return *box;
 }
 
 }  // namespace ovlsim::harness::testing

@@ -668,6 +668,15 @@ std::vector<Op> random_ops(const StackSpec& spec) {
                                               gen_op(known_paths(spec)));
 }
 
+// Runs random operations on `m`, then picks the two names of a rename:
+// each a path the stack knows, or a new one.
+std::pair<std::string, std::string> random_rename(Mounted& m) {
+  run_ops(m.ovl, random_ops(m.spec), nullptr);
+  std::vector<std::string> known = known_paths(m.spec);
+  known.push_back("/new");
+  return {*rc::gen::elementOf(known), *rc::gen::elementOf(known)};
+}
+
 TEST_CASE("model properties over random stacks and operations",
           "[properties]") {
   rc::prop("lower layers are never modified (LK-13)", [] {
@@ -750,11 +759,7 @@ TEST_CASE("model properties over random stacks and operations",
            [] {
              std::optional<Mounted> m = mount_random(/*upper=*/true);
              Overlay& ovl = m->ovl;
-             run_ops(ovl, random_ops(m->spec));
-             std::vector<std::string> known = known_paths(m->spec);
-             known.push_back("/new");
-             std::string from = *rc::gen::elementOf(known);
-             std::string to = *rc::gen::elementOf(known);
+             auto [from, to] = random_rename(*m);
              View before = view_of(ovl);
              std::set<InodeNumber> moved;
              for (const std::string& name : {from, to})
@@ -788,11 +793,7 @@ TEST_CASE("model properties over random stacks and operations",
       [] {
         std::optional<Mounted> m = mount_random(/*upper=*/true);
         Overlay& ovl = m->ovl;
-        run_ops(ovl, random_ops(m->spec));
-        std::vector<std::string> known = known_paths(m->spec);
-        known.push_back("/new");
-        std::string from = *rc::gen::elementOf(known);
-        std::string to = *rc::gen::elementOf(known);
+        auto [from, to] = random_rename(*m);
         Result<Stat> src = ovl.lstat(from);
         RC_PRE(src.ok());
         Result<Stat> dst = ovl.lstat(to);
