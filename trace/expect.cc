@@ -285,7 +285,6 @@ std::optional<std::string> diff_trees(const model::Layer& expected,
                                 attrs_of(*ai->second.node), how))
       return diff;
     const model::Inode& en = *ei->second.node;
-    const model::Inode& an = *ai->second.node;
     // Hard links compare by which names of the layer share an inode, not
     // by link counts: an inode in the index (HL-03) has a link outside the
     // layer, and whiteouts may share one inode on the kernel (WO-02).
