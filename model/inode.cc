@@ -12,31 +12,50 @@ namespace {
 
 constexpr int kLayerShift = 48;
 
+// Marks the inode numbers the overlay allocates itself (INO-02), so that
+// they never equal a layer's.
+constexpr InodeNumber kOverlayInoTag = InodeNumber{1} << 63;
+
 }  // namespace
 
 InodeNumber layer_ino(LayerRef ref) {
   return (static_cast<InodeNumber>(ref.layer) << kLayerShift) | ref.ino;
 }
 
-InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry) {
+LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry) {
   if (!dentry.upper)
-    return layer_ino(dentry.lower.front());
+    return dentry.lower.front();
   if (!dentry.lower.empty() && fs.real(dentry.lower.front()).is_dir())
-    return layer_ino(dentry.lower.front());
+    return dentry.lower.front();
 
   const Inode& upper = fs.real({0, *dentry.upper});
   if (const std::string* origin = fs.get_private(upper, kOrigin)) {
     if (std::optional<LayerRef> ref = decode_origin(fs, *origin))
-      return layer_ino(*ref);
+      return *ref;
   }
-  return layer_ino({0, *dentry.upper});
+  return {0, *dentry.upper};
+}
+
+InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry) {
+  return layer_ino(ovl_ino_ref(fs, dentry));
 }
 
 Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root) {
   LayerRef top = fs.top(dentry);
   const Inode& real = fs.real(top);
   Stat st;
-  st.ino = is_root && dentry.upper ? layer_ino(top) : ovl_ino(fs, dentry);
+  LayerRef source = is_root && dentry.upper ? top : ovl_ino_ref(fs, dentry);
+  st.ino = layer_ino(source);
+  if (!fs.samefs() && !fs.xino()) {
+    // ovl_map_dev_ino without xino: directories keep the overlay's
+    // st_dev with an inode number of the overlay's own, non-directories
+    // report the pseudo device of the filesystem their number comes from
+    // (INO-02).
+    if (real.is_dir())
+      st.ino |= kOverlayInoTag;
+    else
+      st.dev = pseudo_dev(fs.fsid(source.layer));
+  }
   st.mode = real.mode;
   st.nlink = real.nlink;
   st.uid = real.uid;

@@ -4,7 +4,10 @@
 // lower directories of a merge (LK-06). A merged directory reports nlink 1
 // (HL-05). Inode numbers follow the samefs rules (INO-01): a copied-up
 // object keeps the number of its origin, a merged directory reports its
-// lower directory's number, and the root reports the upper root's.
+// lower directory's number, and the root reports the upper root's. On
+// several filesystems, xino (INO-05) keeps those numbers unique and the
+// overlay's st_dev for all; without it, directories get numbers of the
+// overlay's own and non-directories a device per filesystem (INO-02).
 //
 // The model's inode numbers are not the kernel's: they encode the layer and
 // the layer's inode number, so that two paths have the same st_ino exactly
@@ -20,7 +23,11 @@ namespace ovlsim::model {
 // The model's st_ino for object `ino` of layer `layer`.
 InodeNumber layer_ino(LayerRef ref);
 
-// The st_ino of a positive dentry.
+// The real object whose inode number a positive dentry reports (INO-01):
+// its origin when it was copied up, its lower directory when merged.
+LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry);
+
+// The st_ino of a positive dentry, on one filesystem or with xino.
 InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry);
 
 // ovl_getattr: the attributes of a positive dentry.

@@ -83,9 +83,13 @@ class Overlay::Impl {
  public:
   Impl(Stack stack, const MountOptions& opts, KernelVersion kernel)
       : fs(std::move(stack.upper), std::move(stack.lowers),
-           std::move(stack.data_lowers), opts, kernel) {}
+           std::move(stack.data_lowers), opts, kernel),
+        filesystems(std::move(stack.filesystems)) {
+    fs.set_filesystems(filesystems);
+  }
 
   OvlFs fs;
+  std::vector<unsigned> filesystems;
   std::map<int, OpenFile> files;
   std::vector<Pipe> pipes;
   int next_fd = 3;
@@ -544,6 +548,7 @@ Stack Overlay::unmount() && {
     stack.lowers.push_back(fs.layer(i));
   for (std::size_t i = fs.lowest() + 1; i < fs.layer_count(); ++i)
     stack.data_lowers.push_back(fs.layer(i));
+  stack.filesystems = impl_->filesystems;
   return stack;
 }
 

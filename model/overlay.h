@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,9 +46,28 @@ struct Stack {
   // never seen by lookup or readdir, only read as the data of metacopy
   // files that redirect to them (LK-08).
   std::vector<Layer> data_lowers;
+  // Which filesystem each layer lives on, by any numbers that tell them
+  // apart: the upper layer's first (when there is one), then the lower
+  // layers top to bottom, then the data-only layers. Empty: all layers on
+  // one filesystem (samefs). The devices and inode numbers stat reports
+  // depend on it (INO-01, INO-02, INO-05). Every filesystem is taken to
+  // have a UUID and file handles, as tmpfs, ext4 and xfs have.
+  std::vector<unsigned> filesystems;
 };
 
+// st_dev as the model reports it: kOverlayDev for the overlay's own device,
+// or pseudo_dev(fsid) for the anonymous device the overlay gives the
+// non-directories of one backing filesystem when their inode numbers cannot
+// be mapped into one space (INO-02). Real devices differ from these
+// numbers; which paths share a device is what compares.
+using DeviceId = std::uint64_t;
+inline constexpr DeviceId kOverlayDev = 0;
+inline constexpr DeviceId pseudo_dev(unsigned fsid) {
+  return fsid + 1;
+}
+
 struct Stat {
+  DeviceId dev = kOverlayDev;
   InodeNumber ino = 0;
   mode_t mode = 0;
   nlink_t nlink = 0;
@@ -82,6 +102,7 @@ class Overlay {
   // without metacopy, or when the options contradict each other; ESTALE
   // with index=on when the upper layer was indexed against other lower
   // layers.
+  // REQUIRES: stack.filesystems is empty or has one number per layer.
   static Result<Overlay> mount(Stack stack, MountOptions opts = {},
                                KernelVersion kernel = {});
 

@@ -101,11 +101,15 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
 
   if (!ovl_dir_is_merged(fs, dir)) {
     LayerRef top = fs.top(dir);
-    // An impure upper directory is read entry by entry to give copied-up
-    // entries their origin's d_ino; one that turns out to hold none loses
-    // its impure mark (ovl_cache_get_impure()), and an upper xwhiteout,
-    // negative on lookup, is dropped as stale (WO-06).
-    bool impure = top.layer == 0 && fs.get_private(fs.real(top), kImpure);
+    // When all objects share the overlay's device (one filesystem, or
+    // xino), an impure upper directory is read entry by entry to give
+    // copied-up entries their origin's d_ino; one that turns out to hold
+    // none loses its impure mark (ovl_cache_get_impure()), and an upper
+    // xwhiteout, negative on lookup, is dropped as stale (WO-06). Without
+    // a common device the real directory is read as it is.
+    bool same_dev = fs.samefs() || fs.xino();
+    bool impure =
+        same_dev && top.layer == 0 && fs.get_private(fs.real(top), kImpure);
     bool any_origin = false;
     for (const auto& [name, ino] : fs.real(top).entries) {
       LayerRef ref{top.layer, ino};
@@ -121,17 +125,20 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
     return out;
   }
 
-  // In an impure directory the kernel recomputes the d_ino of every upper
-  // entry by looking the name up (ovl_calc_d_ino(), ovl_cache_update());
-  // an upper xwhiteout looks up as negative and is dropped as stale
-  // (WO-06). The model's layers share one filesystem, so xino never
-  // remaps lower entries.
+  // The kernel recomputes the d_ino of an entry by looking its name up
+  // (ovl_calc_d_ino(), ovl_cache_update()): on one filesystem every upper
+  // entry of an impure directory, with xino every entry. An xwhiteout
+  // looks up as negative and is dropped as stale (WO-06). Layers on
+  // several filesystems without xino keep the real d_ino: nothing is
+  // looked up, and upper xwhiteouts stay listed.
   bool impure =
       dir.upper && fs.get_private(fs.real({0, *dir.upper}), kImpure) != nullptr;
+  bool upper_lookups = fs.xino() || (fs.samefs() && impure);
   for (const MergedEntry& entry : read_merged(fs, dir)) {
     if (entry.whiteout)
       continue;
-    if (impure && entry.ref.layer == 0 && is_xwhiteout(fs, fs.real(entry.ref)))
+    bool looked_up = entry.ref.layer == 0 ? upper_lookups : fs.xino();
+    if (looked_up && is_xwhiteout(fs, fs.real(entry.ref)))
       continue;
     out.push_back({entry.name, entry_ino(fs, entry.ref),
                    dirent_type(fs.real(entry.ref).mode)});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <map>
 #include <utility>
 
 namespace ovlsim::model {
@@ -41,6 +42,32 @@ OvlFs::OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
   for (Layer& data : data_lowers)
     layers_.push_back(std::move(data));
   layer_has_xwhiteouts_.assign(layers_.size(), false);
+  fsid_.assign(layers_.size(), 0);
+}
+
+void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems) {
+  std::size_t first = has_upper_ ? 0 : 1;
+  if (filesystems.empty()) {
+    fsid_.assign(layers_.size(), has_upper_ ? 0 : 1);
+    samefs_ = true;
+    return;
+  }
+  assert(filesystems.size() == layers_.size() - first &&
+         "one filesystem per layer");
+
+  // ovl_get_fsid: the upper layer's filesystem is fsid 0, and each other
+  // filesystem gets the next number when a lower layer first meets it.
+  std::map<unsigned, unsigned> ids;
+  if (has_upper_)
+    ids.emplace(filesystems[0], 0);
+  for (std::size_t i = first; i < layers_.size(); ++i) {
+    unsigned fs = filesystems[i - first];
+    auto it = ids.try_emplace(fs, static_cast<unsigned>(ids.size()) +
+                                      (has_upper_ ? 0 : 1))
+                  .first;
+    fsid_[i] = it->second;
+  }
+  samefs_ = ids.size() == 1;
 }
 
 LayerRef OvlFs::top(const OvlDentry& dentry) const {

@@ -164,6 +164,20 @@ class OvlFs {
   bool root_xwhiteouts() const { return root_xwhiteouts_; }
   void set_root_xwhiteouts() { root_xwhiteouts_ = true; }
 
+  // Places the layers on backing filesystems (Stack::filesystems): fsid 0
+  // is the upper layer's filesystem, even on a read-only mount, where no
+  // layer has it; the other filesystems get 1, 2, ... in layer order.
+  // REQUIRES: `filesystems` is empty or has one number per layer.
+  void set_filesystems(const std::vector<unsigned>& filesystems);
+  // The fsid of layer `i`'s filesystem.
+  unsigned fsid(std::size_t i) const { return fsid_.at(i); }
+  // All layers on one filesystem: real inode numbers and the overlay's
+  // st_dev for everything (INO-01).
+  bool samefs() const { return samefs_; }
+  // xino is in force: layers on several filesystems, and xino=on or auto
+  // (INO-05).
+  bool xino() const { return !samefs_ && opts_.xino != Xino::kOff; }
+
   // The options in force; mount may still change them (uuid=auto becomes
   // uuid=on for a fresh upper layer).
   MountOptions& mutable_options() { return opts_; }
@@ -216,6 +230,8 @@ class OvlFs {
   EventLog* log_ = nullptr;
   std::vector<bool> layer_has_xwhiteouts_;
   bool root_xwhiteouts_ = false;
+  std::vector<unsigned> fsid_;
+  bool samefs_ = true;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> index_;
   std::map<std::tuple<std::size_t, InodeNumber, std::string>, InodeNumber>
