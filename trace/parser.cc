@@ -27,6 +27,10 @@ std::string ParseError::str() const {
 
 namespace {
 
+// The characters of a filesystem name ("lower fs=NAME").
+constexpr std::string_view kNameChars =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+
 // ---- Lexing: one line into tokens.
 
 // A token: a run of non-blank bytes, where a double-quoted part may hold
@@ -1113,13 +1117,25 @@ class Parser {
       finish_layer();
       if (kw.text == "upper" && seen_upper_)
         fail(line.number, kw.col, "duplicate upper layer");
-      std::string label;
-      if (line.tokens.size() > 1)
-        label = line.tokens[1].text;
-      no_more(line, 2);
+      std::string label, fs;
+      std::size_t i = 1;
+      if (i < line.tokens.size() && !line.tokens[i].text.starts_with("fs="))
+        label = line.tokens[i++].text;
+      if (i < line.tokens.size() && line.tokens[i].text.starts_with("fs=")) {
+        const Token& tok = line.tokens[i++];
+        fs = tok.text.substr(3);
+        if (tok.quoted || fs.empty() ||
+            fs.find_first_not_of(kNameChars) != std::string::npos)
+          fail(line.number, tok.col,
+               fmt::format("bad filesystem name '{}': expected letters, "
+                           "digits, '_' or '-'",
+                           fs));
+      }
+      no_more(line, i);
       section_ = Section::kLayer;
       layer_is_upper_ = kw.text == "upper";
       layer_label_ = label;
+      layer_fs_ = fs;
       if (layer_is_upper_)
         seen_upper_ = true;
       layer_entries_.clear();
@@ -1168,9 +1184,11 @@ class Parser {
     if (layer_is_upper_) {
       scenario_.stack.upper = std::move(layer);
       scenario_.upper_label = layer_label_;
+      scenario_.upper_fs = layer_fs_;
     } else {
       scenario_.stack.lowers.push_back(std::move(layer));
       scenario_.lower_labels.push_back(layer_label_);
+      scenario_.lower_fs.push_back(layer_fs_);
     }
     section_ = Section::kHeader;
   }
@@ -1331,6 +1349,7 @@ class Parser {
   void finish() {
     if (scenario_.title.empty())
       fail(1, 1, "missing title: a trace starts with 'title TEXT'");
+    place_layers(scenario_);
   }
 
   std::string_view text_;
@@ -1344,6 +1363,7 @@ class Parser {
   bool seen_upper_ = false;
   bool seen_mount_ = false;
   bool layer_is_upper_ = false;
+  std::string layer_fs_;
   std::string layer_label_;
   std::vector<Entry> layer_entries_;
   std::optional<OpenBlock> open_block_;

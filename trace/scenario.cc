@@ -1,5 +1,7 @@
 #include "trace/scenario.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 namespace ovlsim::trace {
@@ -41,11 +43,30 @@ bool Scenario::operator==(const Scenario& other) const {
   return title == other.title && description == other.description &&
          same_layer(stack.upper, other.stack.upper) &&
          upper_label == other.upper_label &&
-         lower_labels == other.lower_labels && options == other.options &&
-         mount_options == other.mount_options &&
+         lower_labels == other.lower_labels && upper_fs == other.upper_fs &&
+         lower_fs == other.lower_fs &&
+         stack.filesystems == other.stack.filesystems &&
+         options == other.options && mount_options == other.mount_options &&
          options_error == other.options_error && kernel == other.kernel &&
          mount_expect == other.mount_expect &&
          mount_states == other.mount_states && steps == other.steps;
+}
+
+void place_layers(Scenario& scenario) {
+  std::vector<std::string> names;
+  if (scenario.stack.upper)
+    names.push_back(scenario.upper_fs);
+  for (std::size_t i = 0; i < scenario.stack.lowers.size(); ++i)
+    names.push_back(i < scenario.lower_fs.size() ? scenario.lower_fs[i] : "");
+
+  std::map<std::string, unsigned> ids;
+  std::vector<unsigned> filesystems;
+  for (const std::string& name : names)
+    filesystems.push_back(
+        ids.try_emplace(name, static_cast<unsigned>(ids.size())).first->second);
+  if (ids.size() <= 1)
+    filesystems.clear();
+  scenario.stack.filesystems = std::move(filesystems);
 }
 
 std::string layer_label(const Scenario& scenario, std::size_t layer) {

@@ -119,6 +119,12 @@ struct Scenario {
   std::string upper_label;
   std::vector<std::string> lower_labels;  // one per lower layer
 
+  // The backing filesystem of each layer by name ("fs=NAME" in a trace; ""
+  // is the default one). Layers with one name share a filesystem;
+  // place_layers() turns the names into stack.filesystems.
+  std::string upper_fs;
+  std::vector<std::string> lower_fs;  // empty, or one per lower layer
+
   // The mount options as written ("redirect_dir=on", "userxattr"), and as
   // applied by model::apply_option. `options_error` is the errno that
   // applying them gave (EINVAL for an unknown option), 0 if none; the mount
@@ -140,6 +146,11 @@ struct Scenario {
 
   bool operator==(const Scenario& other) const;
 };
+
+// Sets scenario.stack.filesystems from the layers' filesystem names: empty
+// when all layers share one, else a number per layer, the same number for
+// the same name.
+void place_layers(Scenario& scenario);
 
 // The model's KernelVersion for a scenario: its own, or the default.
 inline model::KernelVersion kernel_of(const Scenario& scenario) {

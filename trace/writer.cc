@@ -324,12 +324,16 @@ std::string write_trace(const Scenario& s) {
     out += "\nupper";
     if (!s.upper_label.empty())
       out += " " + syntax::word(s.upper_label);
+    if (!s.upper_fs.empty())
+      out += " fs=" + s.upper_fs;
     out += "\n" + write_layer(*s.stack.upper, userxattr);
   }
   for (size_t i = 0; i < s.stack.lowers.size(); ++i) {
     out += "\nlower";
     if (i < s.lower_labels.size() && !s.lower_labels[i].empty())
       out += " " + syntax::word(s.lower_labels[i]);
+    if (i < s.lower_fs.size() && !s.lower_fs[i].empty())
+      out += " fs=" + s.lower_fs[i];
     out += "\n" + write_layer(s.stack.lowers[i], userxattr);
   }
 

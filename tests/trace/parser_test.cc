@@ -233,6 +233,13 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
   SECTION("a malformed option") {
     check_error("options index=on,,xino=on\n", 1, 18, "bad option ''");
   }
+  SECTION("a bad filesystem name") {
+    check_error("lower fs=a/b\n", 1, 7, "bad filesystem name 'a/b'");
+    check_error("upper fs=\n", 1, 7, "bad filesystem name ''");
+  }
+  SECTION("words after a layer's filesystem") {
+    check_error("lower l fs=a x\n", 1, 14, "unexpected 'x'");
+  }
   SECTION("a duplicate upper layer") {
     check_error("upper\nupper\n", 2, 1, "duplicate upper");
   }
@@ -397,6 +404,30 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
   }
   SECTION("a duplicate steps section") {
     check_error("steps\nsteps\n", 2, 1, "duplicate steps");
+  }
+}
+
+TEST_CASE("fs= places layers on backing filesystems (INO-02)", "[parser]") {
+  SECTION("layers without fs= share one filesystem") {
+    Scenario s = parse_ok("title t\nupper\nlower\nlower\n");
+    CHECK(s.stack.filesystems.empty());
+  }
+  SECTION("one name everywhere is one filesystem too") {
+    Scenario s = parse_ok("title t\nupper fs=a\nlower fs=a\n");
+    CHECK(s.stack.filesystems.empty());
+    CHECK(s.upper_fs == "a");
+  }
+  SECTION("names number the filesystems, upper first, unnamed layers apart") {
+    Scenario s = parse_ok(
+        "title t\nupper top fs=u\nlower image fs=l\nlower\nlower fs=l\n");
+    CHECK(s.upper_label == "top");
+    CHECK(s.lower_labels[0] == "image");
+    CHECK(s.lower_fs == std::vector<std::string>{"l", "", "l"});
+    CHECK(s.stack.filesystems == std::vector<unsigned>{0, 1, 2, 1});
+  }
+  SECTION("a read-only stack numbers its lower layers") {
+    Scenario s = parse_ok("title t\nlower fs=x\nlower fs=y\n");
+    CHECK(s.stack.filesystems == std::vector<unsigned>{0, 1});
   }
 }
 

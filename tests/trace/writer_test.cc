@@ -91,6 +91,18 @@ TEST_CASE("write_trace is the parser's inverse", "[writer]") {
   }
 }
 
+TEST_CASE("write_trace keeps the layers' filesystems", "[writer]") {
+  Scenario s =
+      parse_ok("title t\nupper fs=u\n  file /a\nlower base fs=l\nlower\n");
+  std::string written = write_trace(s);
+  INFO(written);
+  CHECK_THAT(written, Catch::Contains("upper fs=u\n"));
+  CHECK_THAT(written, Catch::Contains("lower base fs=l\n"));
+  Scenario again = parse_ok(written);
+  CHECK(again.stack.filesystems == s.stack.filesystems);
+  CHECK(again.lower_fs == s.lower_fs);
+}
+
 TEST_CASE("write_step writes one line in trace syntax", "[writer]") {
   Scenario s = parse_ok(
       "title t\nsteps\nrename /a \"/b c\" RENAME_NOREPLACE -> EEXIST\n"
