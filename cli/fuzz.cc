@@ -36,6 +36,8 @@ constexpr std::string_view kUsage =
     "  --count N         test cases (default 100)\n"
     "  --max-ops K       operations per case, 1 to K (default 10)\n"
     "  --layers L        lower layers per stack, 1 to L (default 2)\n"
+    "  --filesystems N   spread the layers over N backing filesystems at\n"
+    "                    random (default 1: all on one)\n"
     "  --options SET     mount options, comma separated (default: none)\n"
     "  -j JOBS           worker processes (default 1)\n"
     "  --out DIR         where counterexamples go (default counterexamples)\n"
@@ -133,6 +135,10 @@ std::string parse_args(Args args, FuzzArgs& out) {
       error = number(c.fuzz.layers);
       if (error.empty() && (c.fuzz.layers < 1 || c.fuzz.layers > 500))
         error = "--layers must be between 1 and 500";
+    } else if (arg == "--filesystems") {
+      error = number(c.fuzz.filesystems);
+      if (error.empty() && (c.fuzz.filesystems < 1 || c.fuzz.filesystems > 8))
+        error = "--filesystems must be between 1 and 8";
     } else if (arg == "--options") {
       auto v = value();
       if (!v)
@@ -269,6 +275,8 @@ int fuzz_command(Args args) {
     c.command += fmt::format(" --reference {}", c.reference.name);
   if (!c.fuzz.options.empty())
     c.command += fmt::format(" --options {}", fmt::join(c.fuzz.options, ","));
+  if (c.fuzz.filesystems > 1)
+    c.command += fmt::format(" --filesystems {}", c.fuzz.filesystems);
 
   std::optional<harness::Sandbox> sandbox;
   if (harness::needs_sandbox(c.target.name)) {

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <tuple>
 #include <variant>
@@ -154,6 +155,12 @@ void compare_entries(Differ& d, Area area, const std::string& path,
   compare_xattrs(d, area, path, e, a, ovl);
 }
 
+std::string describe_device(model::DeviceId dev) {
+  if (dev == model::kOverlayDev)
+    return "the overlay's device";
+  return fmt::format("the pseudo device of backing filesystem {}", dev - 1);
+}
+
 std::string describe_stat(const model::Stat& st) {
   return fmt::format("{} uid={} gid={} size={} nlink={}",
                      describe_mode(st.mode, st.rdev), st.uid, st.gid, st.size,
@@ -201,13 +208,6 @@ const char* area_name(Area area) {
   return "?";
 }
 
-bool InodeMatcher::match(model::InodeNumber expected,
-                         model::InodeNumber actual) {
-  auto [f, f_new] = forward_.try_emplace(expected, actual);
-  auto [b, b_new] = backward_.try_emplace(actual, expected);
-  return f->second == actual && b->second == expected;
-}
-
 bool meaningful_time(const model::Timespec& expected) {
   return (expected.sec == 0 && expected.nsec == 0) ||
          expected.sec >= kFirstRealSecond;
@@ -226,7 +226,7 @@ std::string describe_mode(mode_t mode, dev_t rdev) {
 std::vector<Difference> compare_outcomes(trace::OpKind kind,
                                          const trace::Outcome& expected,
                                          const trace::Outcome& actual,
-                                         InodeMatcher& inodes,
+                                         IdentityMatcher& ids,
                                          const CompareOptions& options) {
   std::vector<Difference> out;
   Differ d(Area::kOutcome, out);
@@ -257,7 +257,12 @@ std::vector<Difference> compare_outcomes(trace::OpKind kind,
       d.add("", "stat", e_str, a_str);
     if (options.times && meaningful_time(st->mtime) && st->mtime != a.mtime)
       d.add("", "mtime", time_str(st->mtime), time_str(a.mtime));
-    if (options.links && !inodes.match(st->ino, a.ino))
+    if (options.links && !ids.devices.match(st->dev, a.dev))
+      d.add("", "device", describe_device(st->dev),
+            fmt::format("st_dev {}:{} (paired with another device before)",
+                        major(a.dev), minor(a.dev)));
+    else if (options.links &&
+             !ids.inodes.match({st->dev, st->ino}, {a.dev, a.ino}))
       d.add("", "inode identity", fmt::format("model inode {:#x}", st->ino),
             fmt::format("inode {} (paired with another object before)", a.ino));
   } else if (auto* s = std::get_if<std::string>(&ev)) {
@@ -285,6 +290,7 @@ std::vector<Difference> compare_trees(Area area, const Tree& expected,
                                       const CompareOptions& options) {
   std::vector<Difference> out;
   Differ d(area, out);
+  Bijection<std::uint64_t> devices;
   auto e = expected.entries.begin();
   auto a = actual.entries.begin();
   while (e != expected.entries.end() || a != actual.entries.end()) {
@@ -299,6 +305,13 @@ std::vector<Difference> compare_trees(Area area, const Tree& expected,
       ++a;
     } else {
       compare_entries(d, area, e->first, e->second, a->second, options);
+      bool stated = e->second.stat_err == 0 && a->second.stat_err == 0;
+      if (area == Area::kMerged && options.links && stated &&
+          !devices.match(e->second.dev, a->second.dev))
+        d.add(
+            e->first, "device", describe_device(e->second.dev),
+            fmt::format("st_dev {}:{} (other paths pair the devices otherwise)",
+                        major(a->second.dev), minor(a->second.dev)));
       ++e;
       ++a;
     }

@@ -7,7 +7,9 @@
 //   - inode numbers: never compared as values. Within a tree, what is
 //     compared is which paths share an inode; across operations, stat
 //     results must map model inode numbers to target inode numbers one to
-//     one (InodeMatcher);
+//     one (IdentityMatcher); devices likewise: the model names a device
+//     as the overlay's or one backing filesystem's, and which paths share
+//     a device is compared;
 //   - whiteouts: type and device number only, never inode or link count
 //     (the kernel links all whiteouts to one inode, WO-02);
 //   - overlay.origin, overlay.impure and overlay.uuid: by presence, since
@@ -23,9 +25,11 @@
 #ifndef OVLSIM_HARNESS_COMPARE_H_
 #define OVLSIM_HARNESS_COMPARE_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "harness/snapshot.h"
@@ -74,17 +78,29 @@ struct CompareOptions {
 // Returns "" or what is wrong with the list.
 std::string apply_ignore(std::string_view list, CompareOptions& options);
 
-// Pairs inode numbers of the model with those of a target: the pairing
-// must stay one to one over a whole run.
-class InodeMatcher {
+// A one-to-one pairing of the model's values with a target's.
+template <typename T>
+class Bijection {
  public:
   // True when `expected` and `actual` are consistent with every earlier
   // pair; records the pair.
-  bool match(model::InodeNumber expected, model::InodeNumber actual);
+  bool match(const T& expected, const T& actual) {
+    auto f = forward_.try_emplace(expected, actual).first;
+    auto b = backward_.try_emplace(actual, expected).first;
+    return f->second == actual && b->second == expected;
+  }
 
  private:
-  std::map<model::InodeNumber, model::InodeNumber> forward_;
-  std::map<model::InodeNumber, model::InodeNumber> backward_;
+  std::map<T, T> forward_;
+  std::map<T, T> backward_;
+};
+
+// Pairs the identities the model reports with a target's, one to one over a
+// whole run: st_dev with st_dev, and (st_dev, st_ino) with (st_dev,
+// st_ino), since inode numbers are unique only within a device (INO-02).
+struct IdentityMatcher {
+  Bijection<std::uint64_t> devices;
+  Bijection<std::pair<std::uint64_t, std::uint64_t>> inodes;
 };
 
 // True when an mtime of the model is worth comparing (see above).
@@ -95,7 +111,7 @@ bool meaningful_time(const model::Timespec& expected);
 std::vector<Difference> compare_outcomes(trace::OpKind kind,
                                          const trace::Outcome& expected,
                                          const trace::Outcome& actual,
-                                         InodeMatcher& inodes,
+                                         IdentityMatcher& ids,
                                          const CompareOptions& options = {});
 
 // The differences between two trees of the same area.

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include <fmt/format.h>
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
 
@@ -153,19 +154,26 @@ model::Layer build_layer(const LayerSpec& spec, const std::string& prefix) {
 struct StackSpec {
   std::vector<LayerSpec> lowers;
   std::optional<LayerSpec> upper;
+  // The filesystem of each lower layer and of the upper one, 0 to N - 1.
+  std::vector<int> lower_fs;
+  int upper_fs = 0;
 };
 
-rc::Gen<StackSpec> gen_stack_spec(int max_layers) {
-  return rc::gen::exec([max_layers] {
+rc::Gen<StackSpec> gen_stack_spec(int max_layers, int filesystems) {
+  return rc::gen::exec([max_layers, filesystems] {
     StackSpec spec;
     int n = *rc::gen::inRange(1, max_layers + 1);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
       spec.lowers.push_back(*gen_layer_spec(false));
+      spec.lower_fs.push_back(*rc::gen::inRange(0, filesystems));
+    }
     // A read-only overlay needs two lower layers.
     bool read_only =
         n >= 2 && *rc::gen::weightedElement<bool>({{9, false}, {1, true}});
-    if (!read_only)
+    if (!read_only) {
       spec.upper = *gen_layer_spec(true);
+      spec.upper_fs = *rc::gen::inRange(0, filesystems);
+    }
     return spec;
   });
 }
@@ -184,6 +192,14 @@ trace::Scenario make_scenario(const StackSpec& spec,
   if (spec.upper)
     s.stack.upper = build_layer(*spec.upper, prefix);
   s.lower_labels.resize(s.stack.lowers.size());
+  if (options.filesystems > 1) {
+    auto name = [](int fs) { return fmt::format("fs{}", fs); };
+    if (spec.upper)
+      s.upper_fs = name(spec.upper_fs);
+    for (int fs : spec.lower_fs)
+      s.lower_fs.push_back(name(fs));
+    trace::place_layers(s);
+  }
   return s;
 }
 
@@ -439,8 +455,8 @@ FuzzResult fuzz(Target& reference, Target& target, const FuzzOptions& options,
   int cases = 0;
 
   auto property = [&] {
-    trace::Scenario scenario =
-        make_scenario(*gen_stack_spec(options.layers), options);
+    trace::Scenario scenario = make_scenario(
+        *gen_stack_spec(options.layers, options.filesystems), options);
     Lockstep lockstep(reference, target, options.run);
     FuzzSut sut{lockstep, scenario, failure, operations, target.name()};
     if (!lockstep.mount(scenario)) {

@@ -31,6 +31,9 @@ struct FuzzOptions {
   int count = 100;   // test cases
   int max_ops = 10;  // operations per case: 1 to max_ops
   int layers = 2;    // lower layers: 1 to layers
+  // Backing filesystems the layers are spread over at random: 1 puts all
+  // layers on one (samefs); more gives each layer one of N (INO-02).
+  int filesystems = 1;
   // Mount options, as the kernel spells them; every case uses them.
   std::vector<std::string> options;
   RunOptions run;

@@ -26,6 +26,7 @@ Entry entry_of(const model::Stat& st) {
   e.size = st.size;
   e.mtime = st.mtime;
   e.ino = st.ino;
+  e.dev = st.dev;
   return e;
 }
 
@@ -74,8 +75,8 @@ void read_overlay_dir(model::Overlay& ovl, const std::string& dir, Tree& tree,
         // metacopy file may be longer than the size it reports.
         std::string bytes;
         while (true) {
-          auto chunk = ovl.pread(fd.value(), 1 << 16,
-                                 static_cast<off_t>(bytes.size()));
+          auto chunk =
+              ovl.pread(fd.value(), 1 << 16, static_cast<off_t>(bytes.size()));
           if (!chunk.ok() || chunk.value().empty())
             break;
           bytes += chunk.value();

@@ -8,6 +8,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -117,15 +118,40 @@ MountResult RealTarget::prepare(const model::Stack& stack) {
     return "";
   };
 
+  // Layers on the first layer's filesystem live in the case directory;
+  // each other filesystem is a tmpfs of its own below it.
   std::string error;
+  std::map<unsigned, std::string> fs_dirs;
+  auto place = [&](std::size_t layer, const std::string& name) {
+    if (stack.filesystems.empty() ||
+        stack.filesystems[layer] == stack.filesystems[0])
+      return name;
+    unsigned fs = stack.filesystems[layer];
+    auto [it, fresh] = fs_dirs.try_emplace(fs, fmt::format("fs{}", fs));
+    if (fresh && error.empty()) {
+      std::string path = layout_.dir + "/" + it->second;
+      if (mkdirat(dir_fd, it->second.c_str(), 0755) != 0 ||
+          ::mount("ovlsim", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                  "mode=0755") != 0)
+        error = fmt::format("cannot mount a tmpfs on {}: {}", path,
+                            std::strerror(errno));
+      else
+        layout_.filesystems.push_back(path);
+    }
+    return it->second + "/" + name;
+  };
+
+  std::size_t first_lower = stack.upper ? 1 : 0;
   layout_.lowers.resize(stack.lowers.size());
-  for (std::size_t i = 0; i < stack.lowers.size() && error.empty(); i++)
-    error = make_layer(fmt::format("l{}", i + 1), &stack.lowers[i],
-                       layout_.lowers[i]);
-  if (error.empty() && stack.upper) {
-    error = make_layer("u", &*stack.upper, layout_.upper);
+  for (std::size_t i = 0; i < stack.lowers.size() && error.empty(); i++) {
+    std::string name = place(first_lower + i, fmt::format("l{}", i + 1));
     if (error.empty())
-      error = make_layer("w", nullptr, layout_.work);
+      error = make_layer(name, &stack.lowers[i], layout_.lowers[i]);
+  }
+  if (error.empty() && stack.upper) {
+    error = make_layer(place(0, "u"), &*stack.upper, layout_.upper);
+    if (error.empty())
+      error = make_layer(place(0, "w"), nullptr, layout_.work);
   }
   if (error.empty())
     error = make_layer("m", nullptr, layout_.merged);
@@ -154,6 +180,8 @@ void RealTarget::remove_layers() {
       release_batch();
     return;
   }
+  for (const std::string& fs : layout_.filesystems)
+    umount2(fs.c_str(), MNT_DETACH);
   int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return;

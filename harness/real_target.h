@@ -35,6 +35,9 @@ struct Layout {
   std::string upper;                // "" for a read-only mount
   std::string work;
   std::string merged;
+  // The tmpfs mounts made for layers on filesystems of their own
+  // (Stack::filesystems), under `dir`.
+  std::vector<std::string> filesystems;
 };
 
 class RealTarget : public Target {

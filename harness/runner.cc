@@ -182,8 +182,8 @@ bool Lockstep::step(const trace::Step& step, int index) {
                   result_);
     check_states(step.states, target_, index, options_.compare, result_);
   }
-  auto diffs = compare_outcomes(step.op.kind, expected, actual, inodes_,
-                                options_.compare);
+  auto diffs =
+      compare_outcomes(step.op.kind, expected, actual, ids_, options_.compare);
   if (!diffs.empty()) {
     result_.step = index;
     result_.differences = std::move(diffs);

@@ -86,7 +86,7 @@ class Lockstep {
   Target& target_;
   RunOptions options_;
   RunResult result_;
-  InodeMatcher inodes_;
+  IdentityMatcher ids_;
   bool mounted_ = false;
 };
 

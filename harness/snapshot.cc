@@ -137,6 +137,7 @@ Entry entry_from_stat(const struct stat& st) {
   e.size = st.st_size;
   e.mtime = {st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
   e.ino = st.st_ino;
+  e.dev = st.st_dev;
   return e;
 }
 

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ struct Entry {
   int stat_err = 0;
   // st_ino as read, for reports; never compared directly.
   model::InodeNumber ino = 0;
+  // st_dev as read (the model's DeviceId in a model tree); in the merged
+  // view, which paths share a device is compared.
+  std::uint64_t dev = 0;
 
   bool is_whiteout() const;
 };

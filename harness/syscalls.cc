@@ -141,6 +141,7 @@ int open_never_blocking(const char* path, int flags, mode_t mode,
 
 model::Stat stat_from(const struct stat& st) {
   model::Stat s;
+  s.dev = st.st_dev;
   s.ino = st.st_ino;
   s.mode = st.st_mode;
   s.nlink = st.st_nlink;

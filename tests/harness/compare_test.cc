@@ -181,6 +181,31 @@ TEST_CASE("hard links compare as which paths share an inode", "[compare]") {
   CHECK(compare_trees(Area::kMerged, expected, actual, no_links).empty());
 }
 
+TEST_CASE("devices compare as which paths share one (INO-02)", "[compare]") {
+  Tree expected, actual;
+  expected.entries["/"] = dir();
+  expected.entries["/a"] = file("x");
+  expected.entries["/b"] = file("y");
+  expected.entries["/a"].dev = model::pseudo_dev(0);
+  expected.entries["/b"].dev = model::pseudo_dev(1);
+  actual = expected;
+  actual.entries["/"].dev = makedev(0, 49);
+  actual.entries["/a"].dev = makedev(0, 50);
+  actual.entries["/b"].dev = makedev(0, 51);
+  CHECK(compare_trees(Area::kMerged, expected, actual, {}).empty());
+
+  // One device where the model has two filesystems'.
+  actual.entries["/b"].dev = makedev(0, 50);
+  CHECK(fields(compare_trees(Area::kMerged, expected, actual, {})) ==
+        Fields{"/b device"});
+
+  // Raw layers keep their real devices, and --ignore links skips it.
+  CHECK(compare_trees(Area::kUpper, expected, actual, {}).empty());
+  CompareOptions no_links;
+  no_links.links = false;
+  CHECK(compare_trees(Area::kMerged, expected, actual, no_links).empty());
+}
+
 TEST_CASE("snapshots compare as far as the scope looks", "[compare]") {
   Snapshot expected, actual;
   expected.upper = Tree{};
@@ -211,7 +236,7 @@ TEST_CASE("snapshots compare as far as the scope looks", "[compare]") {
 }
 
 TEST_CASE("outcomes compare errno, values and inode pairing", "[compare]") {
-  InodeMatcher inodes;
+  IdentityMatcher inodes;
   trace::Outcome ok{};
   trace::Outcome enoent{ENOENT, {}};
   auto diffs = compare_outcomes(trace::OpKind::kUnlink, ok, enoent, inodes);
@@ -234,6 +259,32 @@ TEST_CASE("outcomes compare errno, values and inode pairing", "[compare]") {
     auto d = compare_outcomes(trace::OpKind::kStat, e2, t, inodes);
     REQUIRE(d.size() == 1);
     CHECK(d[0].field == "inode identity");
+  }
+
+  SECTION("devices pair one to one, and inodes within their device") {
+    model::Stat dir_st, file_st, real_dir, real_file;
+    dir_st.mode = real_dir.mode = S_IFDIR | 0755;
+    file_st.mode = real_file.mode = S_IFREG | 0644;
+    dir_st.ino = 1;
+    file_st.ino = 2;
+    file_st.dev = model::pseudo_dev(0);
+    // The target reuses inode number 3 on two devices: no clash.
+    real_dir.dev = makedev(0, 40);
+    real_file.dev = makedev(0, 41);
+    real_dir.ino = real_file.ino = 3;
+    CHECK(compare_outcomes(trace::OpKind::kStat, {0, dir_st}, {0, real_dir},
+                           inodes)
+              .empty());
+    CHECK(compare_outcomes(trace::OpKind::kStat, {0, file_st}, {0, real_file},
+                           inodes)
+              .empty());
+    // The file on the directory's device.
+    model::Stat moved = real_file;
+    moved.dev = real_dir.dev;
+    auto d = compare_outcomes(trace::OpKind::kStat, {0, file_st}, {0, moved},
+                              inodes);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].field == "device");
   }
 
   SECTION("--ignore drops link counts and mtimes from stat results") {
