@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -205,6 +206,39 @@ class Explainer {
 
  private:
   // "the upper layer", "L2 (base)": how prose names layer `i`.
+  // What stat's device and inode number are, on a stack whose layers are
+  // on several filesystems (INO-02, INO-05).
+  std::string device_line(const model::Stat& st) const {
+    if (st.dev != model::kOverlayDev)
+      return fmt::format(
+          "device: the anonymous device of filesystem {}; without xino "
+          "a non-directory reports the device of the filesystem its inode "
+          "number comes from, and keeps both across copy-up",
+          filesystem_name(st.dev - 1));
+    if (scenario_.mount_options.xino != model::Xino::kOff)
+      return "device: the overlay's; xino puts the filesystem's number into "
+             "the high bits of the inode number, so numbers stay unique";
+    return "device: the overlay's, with an inode number of the overlay's "
+           "own: directories always report the overlay's device";
+  }
+
+  // The name of the filesystem with number `fsid`, numbered as the kernel
+  // numbers them: the upper layer's 0, the others as lower layers meet
+  // them.
+  std::string filesystem_name(std::size_t fsid) const {
+    std::vector<std::string> names;
+    if (scenario_.stack.upper)
+      names.push_back(scenario_.upper_fs);
+    else
+      names.push_back("(none: no upper layer)");
+    for (const std::string& name : scenario_.lower_fs)
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        names.push_back(name);
+    if (fsid >= names.size())
+      return "?";
+    return names[fsid].empty() ? "(default)" : names[fsid];
+  }
+
   std::string layer_name(std::size_t i) const {
     if (i == 0)
       return "the upper layer";
@@ -301,22 +335,38 @@ void Explainer::header() {
 
   out_ += "\nThe stack, from the top down:\n";
   const model::Stack& stack = scenario_.stack;
+  bool split = !stack.filesystems.empty();
+  auto on_fs = [&](const std::string& name) {
+    return split ? fmt::format(", on filesystem {}",
+                               name.empty() ? "(default)" : name)
+                 : "";
+  };
   if (stack.upper)
-    out_ += fmt::format("  upper  {}writable: every change goes here\n",
-                        scenario_.upper_label.empty()
-                            ? ""
-                            : "(" + scenario_.upper_label + ") ");
+    out_ += fmt::format(
+        "  upper  {}writable: every change goes here{}\n",
+        scenario_.upper_label.empty() ? "" : "(" + scenario_.upper_label + ") ",
+        on_fs(scenario_.upper_fs));
   else
     out_ += "  no upper layer: the overlay is read-only\n";
   for (std::size_t i = 1; i <= stack.lowers.size(); ++i) {
     std::string label = trace::layer_label(scenario_, i);
     bool named = label != fmt::format("lower {}", i);
-    out_ += fmt::format("  L{:<5} {}read-only{}\n", i,
-                        named ? "(" + label + ") " : "",
-                        i == 1                     ? ", the top lower layer"
-                        : i == stack.lowers.size() ? ", the bottom layer"
-                                                   : "");
+    out_ += fmt::format(
+        "  L{:<5} {}read-only{}{}\n", i, named ? "(" + label + ") " : "",
+        i == 1                     ? ", the top lower layer"
+        : i == stack.lowers.size() ? ", the bottom layer"
+                                   : "",
+        on_fs(i - 1 < scenario_.lower_fs.size() ? scenario_.lower_fs[i - 1]
+                                                : ""));
   }
+  if (split)
+    out_ += "  " +
+            wrap(
+                "the layers are on several filesystems: stat reports "
+                "devices and inode numbers by the rules for that case "
+                "(see the device line of each stat)",
+                74, "  ") +
+            "\n";
   std::string options;
   for (const std::string& o : scenario_.options)
     options += (options.empty() ? "" : ",") + o;
@@ -460,6 +510,10 @@ void Explainer::step(std::size_t index, const trace::Step& step) {
             "\n";
   else if (got.ok() && !wrote && step.op.kind != trace::OpKind::kClose)
     out_ += "   " + p_.dim("a read: nothing was written") + "\n";
+
+  if (const auto* st = std::get_if<model::Stat>(&got.value);
+      st && !scenario_.stack.filesystems.empty())
+    out_ += "   " + wrap(device_line(*st), 74, "     ") + "\n";
 
   if (step.expect) {
     if (trace::matches(*step.expect, step.op.kind, got)) {

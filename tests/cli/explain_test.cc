@@ -202,6 +202,37 @@ TEST_CASE("explain tells what a lookup wrote after that lookup", "[explain]") {
   CHECK(lookup < xattr);
 }
 
+TEST_CASE("explain tells devices when layers are on several filesystems",
+          "[explain]") {
+  const std::string split =
+      "title split\n"
+      "upper fs=u\n"
+      "  file /uf\n"
+      "lower fs=l\n"
+      "  file /f\n"
+      "  dir /d\n"
+      "steps\n"
+      "stat /f\n"
+      "stat /uf\n"
+      "stat /d\n";
+  std::string out = explain(split);
+  INFO(out);
+  CHECK_THAT(line_of(out, "upper "), Contains("on filesystem u"));
+  CHECK_THAT(line_of(out, "L1 "), Contains("on filesystem l"));
+  CHECK(count(out, "device: the anonymous device of filesystem l;") == 1);
+  CHECK(count(out, "device: the anonymous device of filesystem u;") == 1);
+  CHECK(count(out, "device: the overlay's, with an inode number") == 1);
+
+  SECTION("with xino everything has the overlay's device") {
+    std::string xino = explain("title x\noptions xino=on\n" +
+                               split.substr(split.find('\n') + 1));
+    CHECK(count(xino, "device: the overlay's; xino") == 3);
+  }
+  SECTION("on one filesystem there is no device line") {
+    CHECK(count(explain(kDocker), "device:") == 0);
+  }
+}
+
 TEST_CASE("explain reports a result the trace does not expect", "[explain]") {
   std::string out = explain(
       "title t\n"
