@@ -169,6 +169,8 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   if (!broken_link) {
     if (can_hold)
       fs.set_private(upper.inode(ino), kOrigin, origin_marker(origin));
+    else if (src.nlink == 1)
+      fs.keep_identity(ino, path.path(depth), origin);
     fs.record_copy_up(origin, ino);
   } else {
     fs.record_copy_up(origin, ino, path.path(depth));

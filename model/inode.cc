@@ -22,7 +22,8 @@ InodeNumber layer_ino(LayerRef ref) {
   return (static_cast<InodeNumber>(ref.layer) << kLayerShift) | ref.ino;
 }
 
-LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry) {
+LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry,
+                     const std::string& path) {
   if (!dentry.upper)
     return dentry.lower.front();
   if (!dentry.lower.empty() && fs.real(dentry.lower.front()).is_dir())
@@ -32,6 +33,9 @@ LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry) {
   if (const std::string* origin = fs.get_private(upper, kOrigin)) {
     if (std::optional<LayerRef> ref = decode_origin(fs, *origin))
       return *ref;
+  } else if (std::optional<LayerRef> kept =
+                 fs.kept_identity(*dentry.upper, path)) {
+    return *kept;
   }
   return {0, *dentry.upper};
 }
@@ -40,11 +44,13 @@ InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry) {
   return layer_ino(ovl_ino_ref(fs, dentry));
 }
 
-Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root) {
+Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root,
+                 const std::string& path) {
   LayerRef top = fs.top(dentry);
   const Inode& real = fs.real(top);
   Stat st;
-  LayerRef source = is_root && dentry.upper ? top : ovl_ino_ref(fs, dentry);
+  LayerRef source =
+      is_root && dentry.upper ? top : ovl_ino_ref(fs, dentry, path);
   st.ino = layer_ino(source);
   if (!fs.samefs() && !fs.xino()) {
     // ovl_map_dev_ino without xino: directories keep the overlay's

@@ -25,13 +25,18 @@ InodeNumber layer_ino(LayerRef ref);
 
 // The real object whose inode number a positive dentry reports (INO-01):
 // its origin when it was copied up, its lower directory when merged.
-LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry);
+// `path` is the name the dentry was reached by, which a copy without an
+// origin keeps its lower identity under (OvlFs::keep_identity); "" for
+// none.
+LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry,
+                     const std::string& path = "");
 
 // The st_ino of a positive dentry, on one filesystem or with xino.
 InodeNumber ovl_ino(const OvlFs& fs, const OvlDentry& dentry);
 
 // ovl_getattr: the attributes of a positive dentry.
-Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root);
+Stat ovl_getattr(const OvlFs& fs, const OvlDentry& dentry, bool is_root,
+                 const std::string& path = "");
 
 // Where the data of a positive regular file lives: the topmost object that
 // is not a metacopy file (MD-09), or nullopt when none was found.

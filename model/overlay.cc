@@ -225,6 +225,7 @@ class Overlay::Impl {
     OvlDentry& dentry = path.target();
     Layer& upper = fs.upper_layer();
     std::string where = path.path();
+    fs.forget_names(where);
     if (lower_positive(fs, parent, dentry)) {
       make_whiteout(fs, *parent.upper, dentry.name, where);
     } else {
@@ -597,7 +598,7 @@ Result<Stat> Overlay::stat(std::string_view path) {
     return impl_->fs.fail(ENOENT, "no such file or directory");
   impl_->fs.log(EventKind::kLookup, p.path(), impl_->fs.top(p.target()).layer,
                 "");
-  return ovl_getattr(impl_->fs, p.target(), p.is_root());
+  return ovl_getattr(impl_->fs, p.target(), p.is_root(), p.path());
 }
 
 Result<Stat> Overlay::lstat(std::string_view path) {
@@ -609,7 +610,7 @@ Result<Stat> Overlay::lstat(std::string_view path) {
     return impl_->fs.fail(ENOENT, "no such file or directory");
   impl_->fs.log(EventKind::kLookup, p.path(), impl_->fs.top(p.target()).layer,
                 "");
-  return ovl_getattr(impl_->fs, p.target(), p.is_root());
+  return ovl_getattr(impl_->fs, p.target(), p.is_root(), p.path());
 }
 
 Result<int> Overlay::open(std::string_view path, int flags, mode_t mode) {
@@ -750,7 +751,7 @@ Result<Stat> Overlay::fstat(int fd) {
     dentry.lower.push_back(real);
   if (real.layer == 0)
     dentry.upper = real.ino;
-  return ovl_getattr(impl_->fs, dentry, (*of)->is_root);
+  return ovl_getattr(impl_->fs, dentry, (*of)->is_root, (*of)->path);
 }
 
 Status Overlay::truncate(std::string_view path, off_t length) {
@@ -1354,12 +1355,15 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   fs.log(EventKind::kCreate, to_name, 0,
          "renamed in the upper layer from " + from_name);
 
-  // Moving an entry with an origin elsewhere makes the new parent impure.
-  // A copy that broke a lower hard link has none (HL-02).
-  if (!samedir && fs.get_private(moved_inode, kOrigin))
+  // Moving an entry with an origin elsewhere makes the new parent impure;
+  // an origin the overlay inode only holds in memory counts too. A copy
+  // that broke a lower hard link has none (HL-02).
+  if (!samedir && (fs.get_private(moved_inode, kOrigin) ||
+                   fs.kept_identity(moved, from_name)))
     fs.set_private(upper.inode(new_dir), kImpure, "y");
   if (!samedir && exchange &&
-      fs.get_private(upper.inode(*to.target().upper), kOrigin))
+      (fs.get_private(upper.inode(*to.target().upper), kOrigin) ||
+       fs.kept_identity(*to.target().upper, to_name)))
     fs.set_private(upper.inode(old_dir), kImpure, "y");
 
   if (old_whiteout)
@@ -1368,6 +1372,9 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
     Inode& d = upper.inode(dir);
     d.mtime = d.ctime = now;
   }
+  if (!exchange && target_positive)
+    fs.forget_names(to_name);
+  fs.rename_names(from_name, to_name, exchange);
   return Ok{};
 }
 

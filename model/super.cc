@@ -70,6 +70,41 @@ void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems) {
   samefs_ = ids.size() == 1;
 }
 
+namespace {
+
+// `path` with its prefix `from` replaced by `to`, or nullopt when `path`
+// is neither `from` nor below it.
+std::optional<std::string> moved_name(const std::string& path,
+                                      const std::string& from,
+                                      const std::string& to) {
+  if (path == from)
+    return to;
+  if (path.size() > from.size() && path.starts_with(from) &&
+      path[from.size()] == '/')
+    return to + path.substr(from.size());
+  return std::nullopt;
+}
+
+}  // namespace
+
+void OvlFs::rename_names(const std::string& from, const std::string& to,
+                         bool exchange) {
+  std::map<std::pair<InodeNumber, std::string>, LayerRef> kept;
+  for (const auto& [key, lower] : kept_) {
+    std::optional<std::string> name = moved_name(key.second, from, to);
+    if (!name && exchange)
+      name = moved_name(key.second, to, from);
+    kept.emplace(std::make_pair(key.first, name.value_or(key.second)), lower);
+  }
+  kept_ = std::move(kept);
+}
+
+void OvlFs::forget_names(const std::string& path) {
+  std::erase_if(kept_, [&](const auto& entry) {
+    return moved_name(entry.first.second, path, path).has_value();
+  });
+}
+
 LayerRef OvlFs::top(const OvlDentry& dentry) const {
   assert(dentry.positive() && "top() of a negative dentry");
   if (dentry.upper)

@@ -194,6 +194,31 @@ class OvlFs {
     index_[{lower.layer, lower.ino}] = upper;
   }
 
+  // A copy made without an origin (userxattr cannot put one on a symlink,
+  // fifo, socket or device) keeps the identity of its lower inode in the
+  // overlay inode of the name it was copied up through, for as long as
+  // the kernel keeps that inode cached, which in the model is until the
+  // name goes. Other names of the copy are looked up afresh and report the
+  // copy's own identity (INO-03).
+  void keep_identity(InodeNumber upper, const std::string& path,
+                     LayerRef lower) {
+    kept_[{upper, path}] = lower;
+  }
+  std::optional<LayerRef> kept_identity(InodeNumber upper,
+                                        const std::string& path) const {
+    auto it = kept_.find({upper, path});
+    if (it == kept_.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+  // Kept identities follow their names: a rename moves `from` and
+  // everything below it to `to`, an exchange swaps the two, and a removal
+  // forgets `path` and everything below it.
+  void rename_names(const std::string& from, const std::string& to,
+                    bool exchange);
+  void forget_names(const std::string& path);
+
   // The in-memory record of copy-ups, as the kernel's overlay inode keeps
   // it: files opened on a lower object before its copy-up read and write
   // the upper copy after it (RD-03). A copy that broke a lower hard link
@@ -236,6 +261,7 @@ class OvlFs {
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> index_;
   std::map<std::tuple<std::size_t, InodeNumber, std::string>, InodeNumber>
       broken_copies_;
+  std::map<std::pair<InodeNumber, std::string>, LayerRef> kept_;
 };
 
 }  // namespace ovlsim::model

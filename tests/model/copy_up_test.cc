@@ -496,22 +496,45 @@ TEST_CASE("xattr calls change an indexed copy without linking it up (HL-03)",
 // asserted so that a change to it is noticed; the comment says what 6.18
 // does instead.
 
-TEST_CASE("known difference: userxattr copies without origin keep one inode",
-          "[copy_up][links][known-difference]") {
-  // Kernel 6.18 (tmpfs layers, userxattr): after link(/b, /e) of a lower
-  // fifo, /b and /e showed different st_ino. The copy of /b has no origin
-  // (user.* xattrs cannot be set on a fifo), so the overlay inode that
-  // /b's cached dentry holds keeps the lower inode number, while /e, looked
-  // up afresh, is a new overlay inode with the upper number. The model
-  // keeps no dentry cache: both names are the one upper inode.
+TEST_CASE(
+    "a copy without origin keeps its lower identity under its name "
+    "(INO-03, MD-02)",
+    "[copy_up][links]") {
+  // user.* xattrs cannot be set on a fifo, so under userxattr its copy has
+  // no origin. The overlay inode of /b, cached, keeps the lower number; a
+  // hard link made to it is looked up afresh and reports the copy's own.
   MountOptions opts;
   REQUIRE(apply_option(opts, "userxattr").ok());
   Stack stack;
   stack.upper = Layer();
-  stack.lowers = {LayerBuilder().node("/b", S_IFIFO | 0644, 0)};
+  stack.lowers = {LayerBuilder().node("/b", S_IFIFO | 0644, 0).dir("/d")};
   Overlay ovl = mount_ok(std::move(stack), opts);
+  InodeNumber lower = ovl.lstat("/b")->ino;
   REQUIRE(ovl.link("/b", "/e").ok());
-  CHECK(ovl.lstat("/b")->ino == ovl.lstat("/e")->ino);
+  CHECK(!at(*ovl.upper(), "/b").xattrs.contains("user.overlay.origin"));
+  CHECK(ovl.lstat("/b")->ino == lower);
+  CHECK(ovl.lstat("/e")->ino != lower);
+
+  SECTION("the identity moves with a rename, and makes the parent impure") {
+    REQUIRE(ovl.rename("/b", "/d/b", 0).ok());
+    CHECK(ovl.lstat("/d/b")->ino == lower);
+    CHECK(at(*ovl.upper(), "/d").xattrs.count("user.overlay.impure") == 1);
+  }
+  SECTION("a name that goes takes the identity with it") {
+    REQUIRE(ovl.unlink("/b").ok());
+    REQUIRE(ovl.rename("/e", "/b", 0).ok());
+    CHECK(ovl.lstat("/b")->ino != lower);
+  }
+  SECTION("a lower hard link keeps nothing: its copy is its own") {
+    Stack linked;
+    linked.upper = Layer();
+    linked.lowers = {
+        LayerBuilder().node("/p", S_IFIFO | 0644, 0).hardlink("/q", "/p")};
+    Overlay ovl2 = mount_ok(std::move(linked), opts);
+    InodeNumber before = ovl2.lstat("/p")->ino;
+    REQUIRE(ovl2.chmod("/p", 0600).ok());
+    CHECK(ovl2.lstat("/p")->ino != before);
+  }
 }
 
 }  // namespace
