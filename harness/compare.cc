@@ -306,12 +306,19 @@ std::vector<Difference> compare_trees(Area area, const Tree& expected,
     } else {
       compare_entries(d, area, e->first, e->second, a->second, options);
       bool stated = e->second.stat_err == 0 && a->second.stat_err == 0;
-      if (area == Area::kMerged && options.links && stated &&
-          !devices.match(e->second.dev, a->second.dev))
+      bool identities = area == Area::kMerged && options.links && stated;
+      if (identities && !devices.match(e->second.dev, a->second.dev))
         d.add(
             e->first, "device", describe_device(e->second.dev),
             fmt::format("st_dev {}:{} (other paths pair the devices otherwise)",
                         major(a->second.dev), minor(a->second.dev)));
+      // Where the model's d_ino is its st_ino, the target's must be too
+      // (DIR-07). Where it is not, numbers of two filesystems may still
+      // coincide on the target, so that direction is not compared.
+      if (identities && e->second.d_ino == e->second.ino &&
+          a->second.d_ino != a->second.ino)
+        d.add(e->first, "d_ino", "st_ino",
+              fmt::format("{}, not st_ino {}", a->second.d_ino, a->second.ino));
       ++e;
       ++a;
     }

@@ -44,13 +44,12 @@ void read_overlay_dir(model::Overlay& ovl, const std::string& dir, Tree& tree,
   auto listing = ovl.readdir(dir);
   if (!listing.ok())
     return;
-  std::vector<std::string> names;
+  std::map<std::string, model::InodeNumber> names;  // with their d_ino
   for (const auto& d : listing.value())
     if (d.name != "." && d.name != "..")
-      names.push_back(d.name);
-  std::sort(names.begin(), names.end());
+      names.emplace(d.name, d.ino);
 
-  for (const auto& name : names) {
+  for (const auto& [name, d_ino] : names) {
     std::string path = child_path(dir, name);
     auto st = ovl.lstat(path);
     if (!st.ok()) {
@@ -60,6 +59,7 @@ void read_overlay_dir(model::Overlay& ovl, const std::string& dir, Tree& tree,
       continue;
     }
     Entry e = entry_of(st.value());
+    e.d_ino = d_ino;
     if (!S_ISDIR(e.mode)) {
       auto [it, fresh] = first.try_emplace(st->ino, path);
       if (!fresh)

@@ -162,16 +162,15 @@ struct Reader {
       close(fd);
       return;
     }
-    std::vector<std::string> names;
+    std::map<std::string, ino_t> names;  // sorted, with their d_ino
     while (dirent* d = readdir(dir)) {
       std::string_view n = d->d_name;
       if (n != "." && n != "..")
-        names.emplace_back(n);
+        names.emplace(n, d->d_ino);
     }
     closedir(dir);
-    std::sort(names.begin(), names.end());
 
-    for (const auto& name : names) {
+    for (const auto& [name, d_ino] : names) {
       std::string path = child_path(dir_path, name);
       struct stat st;
       if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -181,6 +180,7 @@ struct Reader {
         continue;
       }
       Entry e = entry_from_stat(st);
+      e.d_ino = d_ino;
       note_identity(path, st, e);
       e.xattrs = read_xattrs(dir_fd, name);
       if (S_ISLNK(st.st_mode)) {

@@ -51,6 +51,9 @@ struct Entry {
   // st_dev as read (the model's DeviceId in a model tree); in the merged
   // view, which paths share a device is compared.
   std::uint64_t dev = 0;
+  // The d_ino readdir gave the name; in the merged view, whether it equals
+  // st_ino is compared (DIR-07).
+  model::InodeNumber d_ino = 0;
 
   bool is_whiteout() const;
 };

@@ -37,6 +37,12 @@ LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry,
                  fs.kept_identity(*dentry.upper, path)) {
     return *kept;
   }
+  // A metacopy file without an origin finds its lower file by name; the
+  // overlay inode still takes that file's number, unless it is a lower
+  // hard link.
+  if (!dentry.lower.empty() && dentry.lower.front().layer <= fs.lowest() &&
+      fs.real(dentry.lower.front()).nlink == 1)
+    return dentry.lower.front();
   return {0, *dentry.upper};
 }
 

@@ -72,13 +72,25 @@ std::vector<MergedEntry> read_merged(const OvlFs& fs, const OvlDentry& dir) {
   return merged;
 }
 
-// The d_ino of an entry: its origin's number when it has one (DIR-07).
-InodeNumber entry_ino(const OvlFs& fs, LayerRef ref) {
-  const Inode& node = fs.real(ref);
-  if (const std::string* origin = fs.get_private(node, kOrigin))
-    if (std::optional<LayerRef> decoded = decode_origin(fs, *origin))
-      return layer_ino(*decoded);
-  return layer_ino(ref);
+// The d_ino of an entry the kernel looks up to fix it (ovl_cache_update()):
+// the st_ino of what the name finds, which is its origin's number when it
+// has one (DIR-07); the real number when the lookup fails; nullopt when
+// the lookup is negative, and the entry is dropped as stale. The lookup
+// is not logged: it is the kernel's, not the caller's.
+std::optional<InodeNumber> looked_up_ino(OvlFs& fs, const OvlPath& dir,
+                                         const std::string& name,
+                                         LayerRef ref) {
+  EventLog* log = fs.log_sink();
+  fs.set_log(nullptr);
+  OvlDentry parent = dir.target();
+  Result<OvlDentry> child = ovl_lookup(fs, parent, name);
+  fs.set_log(log);
+  if (!child)
+    return layer_ino(ref);
+  if (!child->positive())
+    return std::nullopt;
+  std::string path = dir.is_root() ? "/" + name : dir.path() + "/" + name;
+  return layer_ino(ovl_ino_ref(fs, *child, path));
 }
 
 }  // namespace
@@ -118,7 +130,10 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
         continue;
       if (const std::string* origin = fs.get_private(node, kOrigin))
         any_origin = any_origin || decode_origin(fs, *origin).has_value();
-      out.push_back({name, entry_ino(fs, ref), dirent_type(node.mode)});
+      InodeNumber d_ino = layer_ino(ref);
+      if (impure)
+        d_ino = looked_up_ino(fs, path, name, ref).value_or(d_ino);
+      out.push_back({name, d_ino, dirent_type(node.mode)});
     }
     if (impure && !any_origin)
       fs.remove_private(fs.upper_inode(top.ino), kImpure);
@@ -138,10 +153,15 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
     if (entry.whiteout)
       continue;
     bool looked_up = entry.ref.layer == 0 ? upper_lookups : fs.xino();
-    if (looked_up && is_xwhiteout(fs, fs.real(entry.ref)))
-      continue;
-    out.push_back({entry.name, entry_ino(fs, entry.ref),
-                   dirent_type(fs.real(entry.ref).mode)});
+    InodeNumber d_ino = layer_ino(entry.ref);
+    if (looked_up) {
+      std::optional<InodeNumber> found =
+          looked_up_ino(fs, path, entry.name, entry.ref);
+      if (!found)
+        continue;
+      d_ino = *found;
+    }
+    out.push_back({entry.name, d_ino, dirent_type(fs.real(entry.ref).mode)});
   }
   return out;
 }

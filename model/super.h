@@ -141,6 +141,7 @@ class OvlFs {
 
   // Where events go; none by default.
   void set_log(EventLog* log) { log_ = log; }
+  EventLog* log_sink() const { return log_; }
   bool logging() const { return log_ != nullptr; }
   void log(EventKind kind, std::string path, std::size_t layer,
            std::string detail);

@@ -168,8 +168,8 @@ TEST_CASE("hard links compare as which paths share an inode", "[compare]") {
   expected.entries["/b"] = file("x");
   expected.entries["/b"].same_inode_as = "/a";
   actual = expected;
-  actual.entries["/a"].ino = 1234;
-  actual.entries["/b"].ino = 1234;
+  actual.entries["/a"].ino = actual.entries["/a"].d_ino = 1234;
+  actual.entries["/b"].ino = actual.entries["/b"].d_ino = 1234;
   CHECK(compare_trees(Area::kMerged, expected, actual, {}).empty());
 
   actual.entries["/b"].same_inode_as.clear();
@@ -201,6 +201,28 @@ TEST_CASE("devices compare as which paths share one (INO-02)", "[compare]") {
 
   // Raw layers keep their real devices, and --ignore links skips it.
   CHECK(compare_trees(Area::kUpper, expected, actual, {}).empty());
+  CompareOptions no_links;
+  no_links.links = false;
+  CHECK(compare_trees(Area::kMerged, expected, actual, no_links).empty());
+}
+
+TEST_CASE("a d_ino the model gives as st_ino must be st_ino (DIR-07)",
+          "[compare]") {
+  Tree expected, actual;
+  expected.entries["/a"] = file("x");
+  expected.entries["/a"].ino = expected.entries["/a"].d_ino = 7;
+  expected.entries["/b"] = file("y");
+  expected.entries["/b"].ino = 8;
+  expected.entries["/b"].d_ino = 9;
+  actual = expected;
+  actual.entries["/a"].ino = actual.entries["/a"].d_ino = 70;
+  actual.entries["/b"].ino = actual.entries["/b"].d_ino = 80;
+  // Where the model's differ, numbers of two filesystems may coincide.
+  CHECK(compare_trees(Area::kMerged, expected, actual, {}).empty());
+
+  actual.entries["/a"].d_ino = 71;
+  CHECK(fields(compare_trees(Area::kMerged, expected, actual, {})) ==
+        Fields{"/a d_ino"});
   CompareOptions no_links;
   no_links.links = false;
   CHECK(compare_trees(Area::kMerged, expected, actual, no_links).empty());
