@@ -459,6 +459,11 @@ class Overlay::Impl {
                                  bool write) {
     if (name.empty() || name.size() > kXattrNameMax)
       return fs.fail(ERANGE, "bad xattr name length");
+    // POSIX ACLs are read and copied up as they are (MD-05); setting one
+    // would also change the mode, which the model does not do.
+    if (!write && (name == "system.posix_acl_access" ||
+                   name == "system.posix_acl_default"))
+      return std::string(name);
     if (!valid_xattr_namespace(name))
       return fs.fail(EOPNOTSUPP, "unsupported xattr namespace");
     if (name.starts_with("trusted.") && !fs.cred().is_root())
