@@ -225,8 +225,10 @@ class Overlay::Impl {
     OvlDentry& dentry = path.target();
     Layer& upper = fs.upper_layer();
     std::string where = path.path();
+    bool whiteout = lower_positive(fs, parent, dentry);
+    fs.dir_modified(*parent.upper, whiteout || has_origin(dentry, where));
     fs.forget_names(where);
-    if (lower_positive(fs, parent, dentry)) {
+    if (whiteout) {
       make_whiteout(fs, *parent.upper, dentry.name, where);
     } else {
       upper.remove_tree(*parent.upper, dentry.name);
@@ -237,6 +239,17 @@ class Overlay::Impl {
     Inode& dir = fs.upper_inode(*parent.upper);
     dir.mtime = dir.ctime = fs.now();
     return Ok{};
+  }
+
+  // ovl_type_origin(): whether the overlay inode of `dentry`, reached as
+  // `path`, holds its copy-up origin, on disk or only in memory.
+  bool has_origin(const OvlDentry& dentry, const std::string& path) const {
+    if (!dentry.upper)
+      return false;
+    if (const std::string* origin =
+            fs.get_private(fs.real({0, *dentry.upper}), kOrigin))
+      return decode_origin(fs, *origin).has_value();
+    return fs.kept_identity(*dentry.upper, path).has_value();
   }
 
   Result<OpenFile*> file(int fd) {
@@ -1340,6 +1353,13 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
     for (const std::string& name : names)
       upper.remove_tree(victim, name);
   }
+
+  // ovl_dir_modified() of both parents: "with impurity" when a name with
+  // an origin leaves or enters them.
+  bool old_origin = impl_->has_origin(from.target(), from_name);
+  bool new_origin = target_positive && impl_->has_origin(to.target(), to_name);
+  fs.dir_modified(old_dir, old_origin || (exchange && new_origin));
+  fs.dir_modified(new_dir, old_origin || new_origin);
 
   // A source that needs a whiteout, renamed onto a whiteout, swaps the
   // two: the whiteout that was at the target, of whichever format, is

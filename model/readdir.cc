@@ -122,21 +122,30 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
     bool same_dev = fs.samefs() || fs.xino();
     bool impure =
         same_dev && top.layer == 0 && fs.get_private(fs.real(top), kImpure);
-    bool any_origin = false;
+    // A cache that is still valid answers; else one is built, and kept
+    // unless no entry needs it.
+    const auto* cache = impure ? fs.impure_cache(top.ino) : nullptr;
+    std::map<std::string, InodeNumber, std::less<>> built;
     for (const auto& [name, ino] : fs.real(top).entries) {
       LayerRef ref{top.layer, ino};
       const Inode& node = fs.real(ref);
       if (impure && is_xwhiteout(fs, node))
         continue;
-      if (const std::string* origin = fs.get_private(node, kOrigin))
-        any_origin = any_origin || decode_origin(fs, *origin).has_value();
       InodeNumber d_ino = layer_ino(ref);
-      if (impure)
+      if (cache) {
+        if (auto it = cache->find(name); it != cache->end())
+          d_ino = it->second;
+      } else if (impure) {
         d_ino = looked_up_ino(fs, path, name, ref).value_or(d_ino);
+        if (d_ino != layer_ino(ref))
+          built.emplace(name, d_ino);
+      }
       out.push_back({name, d_ino, dirent_type(node.mode)});
     }
-    if (impure && !any_origin)
+    if (impure && !cache && built.empty())
       fs.remove_private(fs.upper_inode(top.ino), kImpure);
+    else if (impure && !cache)
+      fs.set_impure_cache(top.ino, std::move(built));
     return out;
   }
 

@@ -213,6 +213,26 @@ class OvlFs {
     return it->second;
   }
 
+  // The impure cache of a pure upper directory (ovl_cache_get_impure()):
+  // the d_ino of its entries that a lookup gave another number, as the
+  // readdir that built it found them; null when there is none. The kernel
+  // keeps it until the directory changes "with impurity": a name with an
+  // origin moved or removed (ovl_dir_modified()); creating or linking a
+  // name leaves it as it was.
+  const std::map<std::string, InodeNumber, std::less<>>* impure_cache(
+      InodeNumber dir) const {
+    auto it = impure_cache_.find(dir);
+    return it == impure_cache_.end() ? nullptr : &it->second;
+  }
+  void set_impure_cache(
+      InodeNumber dir, std::map<std::string, InodeNumber, std::less<>> d_inos) {
+    impure_cache_[dir] = std::move(d_inos);
+  }
+  void dir_modified(InodeNumber dir, bool impurity) {
+    if (impurity)
+      impure_cache_.erase(dir);
+  }
+
   // Kept identities follow their names: a rename moves `from` and
   // everything below it to `to`, an exchange swaps the two, and a removal
   // forgets `path` and everything below it.
@@ -263,6 +283,8 @@ class OvlFs {
   std::map<std::tuple<std::size_t, InodeNumber, std::string>, InodeNumber>
       broken_copies_;
   std::map<std::pair<InodeNumber, std::string>, LayerRef> kept_;
+  std::map<InodeNumber, std::map<std::string, InodeNumber, std::less<>>>
+      impure_cache_;
 };
 
 }  // namespace ovlsim::model

@@ -163,6 +163,43 @@ TEST_CASE("d_ino matches st_ino on samefs (DIR-07)", "[readdir]") {
   CHECK(entry(ovl, "/d", ".")->ino == ovl.stat("/d")->ino);
 }
 
+TEST_CASE(
+    "an impure directory's d_ino cache outlives a new hard link "
+    "(DIR-07)",
+    "[readdir][links]") {
+  // Kernel 6.18: readdir of a pure upper, impure directory keeps the
+  // d_ino it looked up in a cache, which only a change "with impurity"
+  // (a name with an origin moved or removed) drops. A hard link made
+  // after the first readdir keeps its real d_ino until then.
+  Stack stack;
+  stack.upper = LayerBuilder().dir("/a");
+  stack.lowers = {LayerBuilder().file("/d/y", "data")};
+  Overlay ovl = mount_ok(std::move(stack));
+  REQUIRE(ovl.rename("/d/y", "/a/z", 0).ok());
+  InodeNumber origin = ovl.lstat("/a/z")->ino;
+  CHECK(entry(ovl, "/a", "z")->ino == origin);
+
+  REQUIRE(ovl.link("/a/z", "/a/x").ok());
+  CHECK(ovl.lstat("/a/x")->ino == origin);
+  CHECK(entry(ovl, "/a", "x")->ino != origin);
+  CHECK(entry(ovl, "/a", "z")->ino == origin);
+
+  SECTION("moving a name with an origin drops the cache") {
+    REQUIRE(ovl.rename("/a/z", "/a/w", 0).ok());
+    CHECK(entry(ovl, "/a", "x")->ino == origin);
+    CHECK(entry(ovl, "/a", "w")->ino == origin);
+  }
+  SECTION("without a readdir before the link there is no cache to keep") {
+    Stack again;
+    again.upper = LayerBuilder().dir("/a");
+    again.lowers = {LayerBuilder().file("/d/y", "data")};
+    Overlay fresh = mount_ok(std::move(again));
+    REQUIRE(fresh.rename("/d/y", "/a/z", 0).ok());
+    REQUIRE(fresh.link("/a/z", "/a/x").ok());
+    CHECK(entry(fresh, "/a", "x")->ino == fresh.lstat("/a/x")->ino);
+  }
+}
+
 TEST_CASE("an impure merge hides its upper xwhiteouts (WO-06, DIR-07)",
           "[readdir][whiteout]") {
   // Kernel 6.18, tmpfs layers: an upper xwhiteout "a" over a lower
