@@ -169,7 +169,9 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   if (!broken_link) {
     if (can_hold)
       fs.set_private(upper.inode(ino), kOrigin, origin_marker(origin));
-    else if (src.nlink == 1)
+    // An origin that cannot be written, or will not be followed, leaves
+    // the lower identity in the overlay inode only.
+    if ((!can_hold || !fs.origin_followed(origin.layer)) && src.nlink == 1)
       fs.keep_identity(ino, path.path(depth), origin);
     fs.record_copy_up(origin, ino);
   } else {

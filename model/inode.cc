@@ -30,13 +30,11 @@ LayerRef ovl_ino_ref(const OvlFs& fs, const OvlDentry& dentry,
     return dentry.lower.front();
 
   const Inode& upper = fs.real({0, *dentry.upper});
-  if (const std::string* origin = fs.get_private(upper, kOrigin)) {
+  if (const std::string* origin = fs.get_private(upper, kOrigin))
     if (std::optional<LayerRef> ref = decode_origin(fs, *origin))
       return *ref;
-  } else if (std::optional<LayerRef> kept =
-                 fs.kept_identity(*dentry.upper, path)) {
+  if (std::optional<LayerRef> kept = fs.kept_identity(*dentry.upper, path))
     return *kept;
-  }
   // A metacopy file without an origin finds its lower file by name; the
   // overlay inode still takes that file's number, unless it is a lower
   // hard link.

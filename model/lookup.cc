@@ -111,7 +111,7 @@ std::optional<LayerRef> decode_origin(const OvlFs& fs, std::string_view value) {
     return std::nullopt;
   if (layer == 0 || layer >= fs.layer_count())
     return std::nullopt;
-  if (!fs.layer(layer).contains(ino))
+  if (!fs.layer(layer).contains(ino) || !fs.origin_followed(layer))
     return std::nullopt;
   return LayerRef{layer, ino};
 }

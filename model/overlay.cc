@@ -84,12 +84,14 @@ class Overlay::Impl {
   Impl(Stack stack, const MountOptions& opts, KernelVersion kernel)
       : fs(std::move(stack.upper), std::move(stack.lowers),
            std::move(stack.data_lowers), opts, kernel),
-        filesystems(std::move(stack.filesystems)) {
-    fs.set_filesystems(filesystems);
+        filesystems(std::move(stack.filesystems)),
+        null_uuid(std::move(stack.null_uuid)) {
+    fs.set_filesystems(filesystems, null_uuid);
   }
 
   OvlFs fs;
   std::vector<unsigned> filesystems;
+  std::vector<unsigned> null_uuid;
   std::map<int, OpenFile> files;
   std::vector<Pipe> pipes;
   int next_fd = 3;
@@ -568,6 +570,7 @@ Stack Overlay::unmount() && {
   for (std::size_t i = fs.lowest() + 1; i < fs.layer_count(); ++i)
     stack.data_lowers.push_back(fs.layer(i));
   stack.filesystems = impl_->filesystems;
+  stack.null_uuid = impl_->null_uuid;
   return stack;
 }
 
@@ -1383,12 +1386,9 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   // Moving an entry with an origin elsewhere makes the new parent impure;
   // an origin the overlay inode only holds in memory counts too. A copy
   // that broke a lower hard link has none (HL-02).
-  if (!samedir && (fs.get_private(moved_inode, kOrigin) ||
-                   fs.kept_identity(moved, from_name)))
+  if (!samedir && old_origin)
     fs.set_private(upper.inode(new_dir), kImpure, "y");
-  if (!samedir && exchange &&
-      (fs.get_private(upper.inode(*to.target().upper), kOrigin) ||
-       fs.kept_identity(*to.target().upper, to_name)))
+  if (!samedir && exchange && new_origin)
     fs.set_private(upper.inode(old_dir), kImpure, "y");
 
   if (old_whiteout)

@@ -51,8 +51,15 @@ struct Stack {
   // layers top to bottom, then the data-only layers. Empty: all layers on
   // one filesystem (samefs). The devices and inode numbers stat reports
   // depend on it (INO-01, INO-02, INO-05). Every filesystem is taken to
-  // have a UUID and file handles, as tmpfs, ext4 and xfs have.
+  // have file handles, as tmpfs, ext4 and xfs have, and a UUID unless
+  // `null_uuid` says otherwise.
   std::vector<unsigned> filesystems;
+  // The filesystems (numbers of `filesystems`) with a null UUID, as ext4
+  // or xfs made without one. On a lower filesystem other than the upper's
+  // that disables xino=auto and the following of origins, unless the mount
+  // forbids offline changes (index, metacopy, redirect_dir=on, xino=on):
+  // INO-03, INO-04.
+  std::vector<unsigned> null_uuid;
 };
 
 // st_dev as the model reports it: kOverlayDev for the overlay's own device,

@@ -43,10 +43,13 @@ OvlFs::OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
     layers_.push_back(std::move(data));
   layer_has_xwhiteouts_.assign(layers_.size(), false);
   fsid_.assign(layers_.size(), 0);
+  bad_uuid_.assign(layers_.size(), false);
 }
 
-void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems) {
+void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems,
+                            const std::vector<unsigned>& null_uuid) {
   std::size_t first = has_upper_ ? 0 : 1;
+  bad_uuid_.assign(layers_.size(), false);
   if (filesystems.empty()) {
     fsid_.assign(layers_.size(), has_upper_ ? 0 : 1);
     samefs_ = true;
@@ -68,6 +71,20 @@ void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems) {
     fsid_[i] = it->second;
   }
   samefs_ = ids.size() == 1;
+
+  // ovl_lower_uuid_ok(): a null UUID on a lower filesystem of its own
+  // cannot identify origins, unless the mount forbids offline changes.
+  // xino=auto then falls back to off (INO-04).
+  if (!has_upper_ || no_offline_changes(opts_))
+    return;
+  for (std::size_t i = 1; i < layers_.size(); ++i) {
+    unsigned fs = filesystems[i - first];
+    bool is_null =
+        std::find(null_uuid.begin(), null_uuid.end(), fs) != null_uuid.end();
+    bad_uuid_[i] = is_null && fsid_[i] != 0;
+    if (bad_uuid_[i] && opts_.xino == Xino::kAuto)
+      opts_.xino = Xino::kOff;
+  }
 }
 
 namespace {

@@ -168,8 +168,11 @@ class OvlFs {
   // Places the layers on backing filesystems (Stack::filesystems): fsid 0
   // is the upper layer's filesystem, even on a read-only mount, where no
   // layer has it; the other filesystems get 1, 2, ... in layer order.
+  // `null_uuid` lists the filesystems (by the same numbers) that have a
+  // null UUID.
   // REQUIRES: `filesystems` is empty or has one number per layer.
-  void set_filesystems(const std::vector<unsigned>& filesystems);
+  void set_filesystems(const std::vector<unsigned>& filesystems,
+                       const std::vector<unsigned>& null_uuid = {});
   // The fsid of layer `i`'s filesystem.
   unsigned fsid(std::size_t i) const { return fsid_.at(i); }
   // All layers on one filesystem: real inode numbers and the overlay's
@@ -178,6 +181,11 @@ class OvlFs {
   // xino is in force: layers on several filesystems, and xino=on or auto
   // (INO-05).
   bool xino() const { return !samefs_ && opts_.xino != Xino::kOff; }
+  // Whether origins that name inodes of layer `i` are followed: not on a
+  // lower filesystem with a null UUID where offline changes are allowed
+  // (ovl_lower_uuid_ok()); such copies keep their lower identity only in
+  // memory (INO-03, INO-04).
+  bool origin_followed(std::size_t i) const { return !bad_uuid_.at(i); }
 
   // The options in force; mount may still change them (uuid=auto becomes
   // uuid=on for a fresh upper layer).
@@ -277,6 +285,7 @@ class OvlFs {
   std::vector<bool> layer_has_xwhiteouts_;
   bool root_xwhiteouts_ = false;
   std::vector<unsigned> fsid_;
+  std::vector<bool> bad_uuid_;
   bool samefs_ = true;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> index_;

@@ -15,6 +15,7 @@
 namespace ovlsim::model {
 namespace {
 
+using testing::at;
 using testing::LayerBuilder;
 using testing::mount_ok;
 
@@ -143,6 +144,63 @@ TEST_CASE(
     InodeNumber before = ovl.lstat("/k")->ino;
     REQUIRE(ovl.chmod("/k", 0600).ok());
     CHECK(ovl.lstat("/k")->ino == before);
+  }
+}
+
+TEST_CASE(
+    "a lower filesystem with a null UUID keeps origins in memory only "
+    "(INO-03, INO-04)",
+    "[inode]") {
+  // Kernel 6.18, upper on tmpfs, lower on ext4 made with `mkfs.ext4 -U
+  // clear`: a copy-up writes overlay.origin and keeps the lower device and
+  // number while mounted; after a remount the copy reports its own. With
+  // xino=auto the mount logs "null uuid detected in lower fs" and falls
+  // back to xino=off. index=on or xino=on forbid offline changes, and then
+  // the origin is followed as on any filesystem; so it is for a lower
+  // layer on the upper's own null-UUID filesystem.
+  auto stack = [] {
+    Stack s = split_stack({1, 2, 2});
+    s.null_uuid = {2};
+    return s;
+  };
+
+  SECTION("the copy keeps its lower identity until the remount") {
+    Overlay ovl = mount_ok(stack());
+    Stat lower = *ovl.lstat("/f");
+    REQUIRE(ovl.chmod("/f", 0600).ok());
+    CHECK(at(*ovl.upper(), "/f").xattrs.count(testing::kOriginXattr) == 1);
+    CHECK(ovl.lstat("/f")->dev == lower.dev);
+    CHECK(ovl.lstat("/f")->ino == lower.ino);
+
+    Overlay again = mount_ok(std::move(ovl).unmount());
+    Stat after = *again.lstat("/f");
+    CHECK(after.dev == again.lstat("/uf")->dev);
+    CHECK(after.ino != lower.ino);
+  }
+  SECTION("xino=auto falls back to off") {
+    Overlay ovl = mount_ok(stack(), xino(Xino::kAuto));
+    CHECK(ovl.options().xino == Xino::kOff);
+    CHECK(ovl.lstat("/f")->dev != kOverlayDev);
+  }
+  SECTION("xino=on or index=on follow the origin after a remount") {
+    MountOptions index;
+    index.index = true;
+    for (MountOptions opts : {xino(Xino::kOn), index}) {
+      Overlay ovl = mount_ok(stack(), opts);
+      InodeNumber lower = ovl.lstat("/f")->ino;
+      REQUIRE(ovl.chmod("/f", 0600).ok());
+      Overlay again = mount_ok(std::move(ovl).unmount(), opts);
+      CHECK(again.lstat("/f")->ino == lower);
+    }
+  }
+  SECTION("a null UUID on the upper's own filesystem changes nothing") {
+    Stack s = split_stack({1, 1, 2});
+    s.null_uuid = {1};
+    Overlay ovl = mount_ok(std::move(s));
+    InodeNumber lower = ovl.lstat("/f")->ino;
+    REQUIRE(ovl.chmod("/f", 0600).ok());
+    Overlay again = mount_ok(std::move(ovl).unmount());
+    CHECK(again.lstat("/f")->ino == lower);
   }
 }
 
