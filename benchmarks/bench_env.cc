@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +14,6 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
 
 namespace ovlsim::bench {
 
@@ -36,29 +33,6 @@ struct SandboxState {
 SandboxState& sandbox_state() {
   static SandboxState state;
   return state;
-}
-
-// Runs a program to completion with its output on stderr. Returns its
-// exit status, or -1 when it could not be started.
-int run_program(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
-    return -1;
-
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace
@@ -141,14 +115,14 @@ const std::string& ext4_dir(std::string* why) {
   std::string mount_point = box->scratch() + "/ext4";
   // Lazy initialisation off: no kernel thread zeroing inode tables while
   // the benchmarks run.
-  if (run_program({"mkfs.ext4", "-q", "-F", "-E",
+  if (harness::run_program({"mkfs.ext4", "-q", "-F", "-E",
                    "lazy_itable_init=0,lazy_journal_init=0", image,
                    kExt4ImageSize}) != 0) {
     error = "mkfs.ext4 failed (is e2fsprogs installed?)";
   } else if (mkdir(mount_point.c_str(), 0755) != 0) {
     error =
         fmt::format("cannot create {}: {}", mount_point, std::strerror(errno));
-  } else if (run_program({"mount", "-t", "ext4", "-o", "loop", image,
+  } else if (harness::run_program({"mount", "-t", "ext4", "-o", "loop", image,
                           mount_point}) != 0) {
     error = fmt::format("cannot mount {} on a loop device", image);
   } else {

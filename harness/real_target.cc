@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -71,7 +72,8 @@ void RealTarget::leave_root() {
   in_root_ = false;
 }
 
-MountResult RealTarget::prepare(const model::Stack& stack) {
+MountResult RealTarget::prepare(const trace::Scenario& scenario) {
+  const model::Stack& stack = scenario.stack;
   auto broken = [](std::string what) {
     return MountResult{0, std::move(what)};
   };
@@ -119,25 +121,58 @@ MountResult RealTarget::prepare(const model::Stack& stack) {
   };
 
   // Layers on the first layer's filesystem live in the case directory;
-  // each other filesystem is a tmpfs of its own below it.
+  // each other filesystem is a tmpfs of its own below it, and one with a
+  // null UUID an ext4 made without one, on a loop device.
   std::string error;
-  std::map<unsigned, std::string> fs_dirs;
+  std::vector<std::string> names;  // the filesystem of each layer
+  if (stack.upper)
+    names.push_back(scenario.upper_fs);
+  for (std::size_t i = 0; i < stack.lowers.size(); ++i)
+    names.push_back(i < scenario.lower_fs.size() ? scenario.lower_fs[i] : "");
+  auto null_uuid = [&](const std::string& name) {
+    return std::find(scenario.null_uuid_fs.begin(), scenario.null_uuid_fs.end(),
+                     name) != scenario.null_uuid_fs.end();
+  };
+  auto mount_tmpfs = [&](int at, const std::string& dir) -> std::string {
+    std::string path = layout_.dir + "/" + dir;
+    if (mkdirat(at, dir.c_str(), 0755) != 0 ||
+        ::mount("ovlsim", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                "mode=0755") != 0)
+      return fmt::format("cannot mount a tmpfs on {}: {}", path,
+                         std::strerror(errno));
+    layout_.filesystems.push_back(path);
+    return "";
+  };
+  auto mount_null_uuid_ext4 = [&](int at,
+                                  const std::string& dir) -> std::string {
+    std::string path = layout_.dir + "/" + dir;
+    std::string image = path + ".img";
+    int fd = open(image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    bool made = fd >= 0 && ftruncate(fd, 16 << 20) == 0;
+    if (fd >= 0)
+      close(fd);
+    if (!made || mkdirat(at, dir.c_str(), 0755) != 0)
+      return fmt::format("cannot create {}: {}", path, std::strerror(errno));
+    if (run_program({"mkfs.ext4", "-q", "-F", "-U", "clear", "-E",
+                     "lazy_itable_init=0,lazy_journal_init=0", image}) != 0)
+      return fmt::format("mkfs.ext4 of {} failed (is e2fsprogs installed?)",
+                         image);
+    if (run_program({"mount", "-t", "ext4", "-o", "loop,nosuid,nodev", image,
+                     path}) != 0)
+      return fmt::format("cannot mount {} on a loop device", image);
+    layout_.filesystems.push_back(path);
+    return "";
+  };
+  std::map<std::string, std::string> fs_dirs;
   auto place = [&](std::size_t layer, const std::string& name) {
-    if (stack.filesystems.empty() ||
-        stack.filesystems[layer] == stack.filesystems[0])
+    const std::string& fs = names[layer];
+    if (fs == names[0] && !null_uuid(fs))
       return name;
-    unsigned fs = stack.filesystems[layer];
-    auto [it, fresh] = fs_dirs.try_emplace(fs, fmt::format("fs{}", fs));
-    if (fresh && error.empty()) {
-      std::string path = layout_.dir + "/" + it->second;
-      if (mkdirat(dir_fd, it->second.c_str(), 0755) != 0 ||
-          ::mount("ovlsim", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-                  "mode=0755") != 0)
-        error = fmt::format("cannot mount a tmpfs on {}: {}", path,
-                            std::strerror(errno));
-      else
-        layout_.filesystems.push_back(path);
-    }
+    auto [it, fresh] =
+        fs_dirs.try_emplace(fs, fmt::format("fs{}", fs_dirs.size()));
+    if (fresh && error.empty())
+      error = null_uuid(fs) ? mount_null_uuid_ext4(dir_fd, it->second)
+                            : mount_tmpfs(dir_fd, it->second);
     return it->second + "/" + name;
   };
 
@@ -194,7 +229,7 @@ MountResult RealTarget::mount(const trace::Scenario& scenario) {
   times_.mounts++;
   {
     PhaseTimer timer(times_.populate);
-    MountResult prepared = prepare(scenario.stack);
+    MountResult prepared = prepare(scenario);
     if (!prepared.ok()) {
       remove_layers();
       return prepared;

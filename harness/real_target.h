@@ -35,8 +35,9 @@ struct Layout {
   std::string upper;                // "" for a read-only mount
   std::string work;
   std::string merged;
-  // The tmpfs mounts made for layers on filesystems of their own
-  // (Stack::filesystems), under `dir`.
+  // The mounts made for layers on filesystems of their own (fs= in a
+  // trace), under `dir`: a tmpfs each, or an ext4 on a loop device for a
+  // filesystem with a null UUID.
   std::vector<std::string> filesystems;
 };
 
@@ -75,7 +76,7 @@ class RealTarget : public Target {
  private:
   void enter_root();
   void leave_root();
-  MountResult prepare(const model::Stack& stack);
+  MountResult prepare(const trace::Scenario& scenario);
   void remove_layers();
 
   std::string dir_;

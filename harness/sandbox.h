@@ -15,6 +15,7 @@
 #define OVLSIM_HARNESS_SANDBOX_H_
 
 #include <string>
+#include <vector>
 
 #include "model/result.h"
 
@@ -91,6 +92,11 @@ int remove_stale_scratch(const std::string& scratch_root);
 // Removes a directory tree without following symlinks and without crossing
 // into other mounts. Returns 0 or the first errno met.
 int remove_tree(int parent_fd, const std::string& name);
+
+// Runs a program (looked up in PATH) to completion, its output going to
+// stderr. Returns its exit status, or -1 when it could not be started or
+// did not exit.
+int run_program(const std::vector<std::string>& args);
 
 }  // namespace ovlsim::harness
 

@@ -1052,9 +1052,34 @@ class Parser {
       kernel_line(line);
     } else if (kw.text == "options" && !kw.quoted) {
       options_line(line);
+    } else if (kw.text == "filesystem" && !kw.quoted) {
+      filesystem_line(line);
     } else {
       section_line(line);
     }
+  }
+
+  // "filesystem NAME uuid=null": a backing filesystem with a null UUID.
+  void filesystem_line(const Line& line) {
+    const Token& name = token(line, 1, "filesystem name");
+    if (name.quoted ||
+        name.text.find_first_not_of(kNameChars) != std::string::npos)
+      fail(line.number, name.col,
+           fmt::format("bad filesystem name '{}': expected letters, digits, "
+                       "'_' or '-'",
+                       name.text));
+    if (!declared_fs_.emplace(name.text, name).second)
+      fail(line.number, name.col,
+           fmt::format("duplicate filesystem '{}'", name.text));
+    declared_line_[name.text] = line.number;
+    const Token& attr = token(line, 2, "'uuid=null'");
+    if (attr.quoted || attr.text != "uuid=null")
+      fail(line.number, attr.col,
+           fmt::format("unknown filesystem attribute '{}': expected "
+                       "'uuid=null'",
+                       attr.text));
+    no_more(line, 3);
+    scenario_.null_uuid_fs.push_back(name.text);
   }
 
   void kernel_line(const Line& line) {
@@ -1150,7 +1175,7 @@ class Parser {
       return;
     }
     if (kw.text == "title" || kw.text == "description" || kw.text == "kernel" ||
-        kw.text == "options")
+        kw.text == "options" || kw.text == "filesystem")
       fail(line.number, kw.col,
            fmt::format("'{}' must come before the layers and steps", kw.text));
     if (kw.text == "end")
@@ -1349,6 +1374,17 @@ class Parser {
   void finish() {
     if (scenario_.title.empty())
       fail(1, 1, "missing title: a trace starts with 'title TEXT'");
+    for (const auto& [name, tok] : declared_fs_) {
+      bool used =
+          scenario_.upper_fs == name ||
+          std::find(scenario_.lower_fs.begin(), scenario_.lower_fs.end(),
+                    name) != scenario_.lower_fs.end();
+      if (!used)
+        fail(declared_line_.at(name), tok.col,
+             fmt::format("filesystem '{}' holds no layer: name it with "
+                         "fs={} on a layer line",
+                         name, name));
+    }
     place_layers(scenario_);
   }
 
@@ -1364,6 +1400,8 @@ class Parser {
   bool seen_mount_ = false;
   bool layer_is_upper_ = false;
   std::string layer_fs_;
+  std::map<std::string, Token> declared_fs_;
+  std::map<std::string, int> declared_line_;
   std::string layer_label_;
   std::vector<Entry> layer_entries_;
   std::optional<OpenBlock> open_block_;

@@ -44,7 +44,7 @@ bool Scenario::operator==(const Scenario& other) const {
          same_layer(stack.upper, other.stack.upper) &&
          upper_label == other.upper_label &&
          lower_labels == other.lower_labels && upper_fs == other.upper_fs &&
-         lower_fs == other.lower_fs &&
+         lower_fs == other.lower_fs && null_uuid_fs == other.null_uuid_fs &&
          stack.filesystems == other.stack.filesystems &&
          options == other.options && mount_options == other.mount_options &&
          options_error == other.options_error && kernel == other.kernel &&
@@ -64,8 +64,14 @@ void place_layers(Scenario& scenario) {
   for (const std::string& name : names)
     filesystems.push_back(
         ids.try_emplace(name, static_cast<unsigned>(ids.size())).first->second);
-  if (ids.size() <= 1)
+  scenario.stack.null_uuid.clear();
+  for (const std::string& name : scenario.null_uuid_fs)
+    if (auto it = ids.find(name); it != ids.end())
+      scenario.stack.null_uuid.push_back(it->second);
+  if (ids.size() <= 1) {
     filesystems.clear();
+    scenario.stack.null_uuid.clear();
+  }
   scenario.stack.filesystems = std::move(filesystems);
 }
 

@@ -124,6 +124,9 @@ struct Scenario {
   // place_layers() turns the names into stack.filesystems.
   std::string upper_fs;
   std::vector<std::string> lower_fs;  // empty, or one per lower layer
+  // The filesystems declared with a null UUID ("filesystem NAME uuid=null"),
+  // which place_layers() turns into stack.null_uuid.
+  std::vector<std::string> null_uuid_fs;
 
   // The mount options as written ("redirect_dir=on", "userxattr"), and as
   // applied by model::apply_option. `options_error` is the errno that
@@ -149,7 +152,7 @@ struct Scenario {
 
 // Sets scenario.stack.filesystems from the layers' filesystem names: empty
 // when all layers share one, else a number per layer, the same number for
-// the same name.
+// the same name; and scenario.stack.null_uuid from null_uuid_fs.
 void place_layers(Scenario& scenario);
 
 // The model's KernelVersion for a scenario: its own, or the default.

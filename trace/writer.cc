@@ -319,6 +319,8 @@ std::string write_trace(const Scenario& s) {
     out += fmt::format("kernel {}.{}\n", s.kernel->major, s.kernel->minor);
   if (!s.options.empty())
     out += fmt::format("options {}\n", fmt::join(s.options, ","));
+  for (const std::string& name : s.null_uuid_fs)
+    out += fmt::format("filesystem {} uuid=null\n", name);
 
   if (s.stack.upper) {
     out += "\nupper";

@@ -237,6 +237,17 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
     check_error("lower fs=a/b\n", 1, 7, "bad filesystem name 'a/b'");
     check_error("upper fs=\n", 1, 7, "bad filesystem name ''");
   }
+  SECTION("a bad filesystem line") {
+    check_error("filesystem l uuid=none\nlower fs=l\n", 1, 14,
+                "unknown filesystem attribute 'uuid=none'");
+    check_error("filesystem\n", 1, 11, "filesystem name");
+    check_error("filesystem l uuid=null\nfilesystem l uuid=null\n", 2, 12,
+                "duplicate filesystem 'l'");
+    check_error("filesystem l uuid=null\nlower\n", 1, 12,
+                "filesystem 'l' holds no layer");
+    check_error("lower fs=l\nfilesystem l uuid=null\n", 2, 1,
+                "'filesystem' must come before the layers");
+  }
   SECTION("words after a layer's filesystem") {
     check_error("lower l fs=a x\n", 1, 14, "unexpected 'x'");
   }
@@ -428,6 +439,12 @@ TEST_CASE("fs= places layers on backing filesystems (INO-02)", "[parser]") {
   SECTION("a read-only stack numbers its lower layers") {
     Scenario s = parse_ok("title t\nlower fs=x\nlower fs=y\n");
     CHECK(s.stack.filesystems == std::vector<unsigned>{0, 1});
+  }
+  SECTION("a filesystem line gives one a null UUID (INO-04)") {
+    Scenario s =
+        parse_ok("title t\nfilesystem l uuid=null\nupper fs=u\nlower fs=l\n");
+    CHECK(s.null_uuid_fs == std::vector<std::string>{"l"});
+    CHECK(s.stack.null_uuid == std::vector<unsigned>{1});
   }
 }
 

@@ -92,8 +92,9 @@ TEST_CASE("write_trace is the parser's inverse", "[writer]") {
 }
 
 TEST_CASE("write_trace keeps the layers' filesystems", "[writer]") {
-  Scenario s =
-      parse_ok("title t\nupper fs=u\n  file /a\nlower base fs=l\nlower\n");
+  Scenario s = parse_ok(
+      "title t\nfilesystem l uuid=null\nupper fs=u\n  file /a\n"
+      "lower base fs=l\nlower\n");
   std::string written = write_trace(s);
   INFO(written);
   CHECK_THAT(written, Catch::Contains("upper fs=u\n"));
@@ -101,6 +102,8 @@ TEST_CASE("write_trace keeps the layers' filesystems", "[writer]") {
   Scenario again = parse_ok(written);
   CHECK(again.stack.filesystems == s.stack.filesystems);
   CHECK(again.lower_fs == s.lower_fs);
+  CHECK_THAT(written, Catch::Contains("filesystem l uuid=null\n"));
+  CHECK(again.stack.null_uuid == std::vector<unsigned>{1});
 }
 
 TEST_CASE("write_step writes one line in trace syntax", "[writer]") {
