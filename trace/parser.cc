@@ -53,6 +53,7 @@ struct Line {
   int number = 0;
   std::string_view raw;  // without the newline
   std::vector<Token> tokens;
+  bool free_text = false;  // a title or description line, lexed whole
 };
 
 // The reason a parse stops; thrown only inside this file and always caught
@@ -1006,6 +1007,7 @@ class Parser {
       tok.text = std::string(keyword);
       tok.col = static_cast<int>(start) + 1;
       line.tokens.push_back(std::move(tok));
+      line.free_text = true;
       return true;
     }
     return false;
@@ -1036,6 +1038,11 @@ class Parser {
 
   void header_line(const Line& line) {
     const Token& kw = line.tokens[0];
+    // "title[x": the lexer split a word that free text would have kept.
+    if ((kw.text == "title" || kw.text == "description") && !kw.quoted &&
+        !line.free_text)
+      fail(line.number, kw.col + static_cast<int>(kw.text.size()),
+           fmt::format("expected a blank after '{}'", kw.text));
     if (kw.text == "title" && !kw.quoted) {
       if (seen_title_)
         fail(line.number, kw.col, "duplicate title");

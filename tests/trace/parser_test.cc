@@ -200,6 +200,11 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
   SECTION("a duplicate title") {
     check_error("title u\n", 1, 1, "duplicate title");
   }
+  SECTION("a title keyword run into its text") {
+    ParseError err = parse_bad("title[x\n");
+    CHECK(err.col == 6);
+    CHECK_THAT(err.message, Catch::Contains("expected a blank after 'title'"));
+  }
   SECTION("an empty title") {
     ParseError err = parse_bad("title   \n");
     CHECK_THAT(err.message, Catch::Contains("empty title"));
