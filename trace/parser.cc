@@ -894,7 +894,13 @@ Expected parse_expected(const Line& line, size_t i, ValueShape shape,
         if (!type)
           fail(line.number, w->col,
                fmt::format("unknown type in directory entry '{}'", w->text));
-        dirents.push_back({w->text.substr(0, colon), *type});
+        std::string name = w->text.substr(0, colon);
+        // A listing names each entry once.
+        if (std::any_of(dirents.begin(), dirents.end(),
+                        [&](const auto& d) { return d.name == name; }))
+          fail(line.number, w->col,
+               fmt::format("duplicate entry '{}' in a listing", name));
+        dirents.push_back({std::move(name), *type});
       }
       std::sort(dirents.begin(), dirents.end(),
                 [](const auto& a, const auto& b) { return a.name < b.name; });

@@ -200,6 +200,10 @@ TEST_CASE("parse_trace rejects malformed traces with line and column",
   SECTION("a duplicate title") {
     check_error("title u\n", 1, 1, "duplicate title");
   }
+  SECTION("a name listed twice") {
+    check_error("steps\nreaddir / -> [a:file b:dir a:dir]\n", 2, 28,
+                "duplicate entry 'a' in a listing");
+  }
   SECTION("a title keyword run into its text") {
     ParseError err = parse_bad("title[x\n");
     CHECK(err.col == 6);
