@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-
 namespace ovlsim::bench {
 
 namespace {
@@ -116,14 +115,14 @@ const std::string& ext4_dir(std::string* why) {
   // Lazy initialisation off: no kernel thread zeroing inode tables while
   // the benchmarks run.
   if (harness::run_program({"mkfs.ext4", "-q", "-F", "-E",
-                   "lazy_itable_init=0,lazy_journal_init=0", image,
-                   kExt4ImageSize}) != 0) {
+                            "lazy_itable_init=0,lazy_journal_init=0", image,
+                            kExt4ImageSize}) != 0) {
     error = "mkfs.ext4 failed (is e2fsprogs installed?)";
   } else if (mkdir(mount_point.c_str(), 0755) != 0) {
     error =
         fmt::format("cannot create {}: {}", mount_point, std::strerror(errno));
   } else if (harness::run_program({"mount", "-t", "ext4", "-o", "loop", image,
-                          mount_point}) != 0) {
+                                   mount_point}) != 0) {
     error = fmt::format("cannot mount {} on a loop device", image);
   } else {
     dir = mount_point;

@@ -205,40 +205,45 @@ class Explainer {
   bool all_expected() const { return all_expected_; }
 
  private:
-  // "the upper layer", "L2 (base)": how prose names layer `i`.
   // What stat's device and inode number are, on a stack whose layers are
   // on several filesystems (INO-02, INO-05).
   std::string device_line(const model::Stat& st) const {
+    const model::Overlay& ovl = runner_.overlay();
     if (st.dev != model::kOverlayDev)
       return fmt::format(
           "device: the anonymous device of filesystem {}; without xino "
           "a non-directory reports the device of the filesystem its inode "
           "number comes from, and keeps both across copy-up",
-          filesystem_name(st.dev - 1));
-    if (scenario_.mount_options.xino != model::Xino::kOff)
+          filesystem_name(st.dev));
+    if (ovl.options().xino != model::Xino::kOff)
       return "device: the overlay's; xino puts the filesystem's number into "
              "the high bits of the inode number, so numbers stay unique";
     return "device: the overlay's, with an inode number of the overlay's "
            "own: directories always report the overlay's device";
   }
 
-  // The name of the filesystem with number `fsid`, numbered as the kernel
-  // numbers them: the upper layer's 0, the others as lower layers meet
-  // them.
-  std::string filesystem_name(std::size_t fsid) const {
-    std::vector<std::string> names;
-    if (scenario_.stack.upper)
-      names.push_back(scenario_.upper_fs);
-    else
-      names.push_back("(none: no upper layer)");
-    for (const std::string& name : scenario_.lower_fs)
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        names.push_back(name);
-    if (fsid >= names.size())
-      return "?";
-    return names[fsid].empty() ? "(default)" : names[fsid];
+  // The name of the filesystem whose non-directories report `dev`.
+  std::string filesystem_name(model::DeviceId dev) const {
+    const model::Overlay& ovl = runner_.overlay();
+    std::size_t first = scenario_.stack.upper ? 0 : 1;
+    for (std::size_t i = first; i <= scenario_.stack.lowers.size(); ++i) {
+      if (ovl.layer_device(i) == dev)
+        return layer_fs_name(i);
+    }
+    return "?";
   }
 
+  // The filesystem a trace put layer `i` (0 upper, 1.. lower) on.
+  std::string layer_fs_name(std::size_t i) const {
+    std::string name;
+    if (i == 0)
+      name = scenario_.upper_fs;
+    else if (i - 1 < scenario_.lower_fs.size())
+      name = scenario_.lower_fs[i - 1];
+    return name.empty() ? "(default)" : name;
+  }
+
+  // "the upper layer", "L2 (base)": how prose names layer `i`.
   std::string layer_name(std::size_t i) const {
     if (i == 0)
       return "the upper layer";

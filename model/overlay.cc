@@ -83,15 +83,11 @@ class Overlay::Impl {
  public:
   Impl(Stack stack, const MountOptions& opts, KernelVersion kernel)
       : fs(std::move(stack.upper), std::move(stack.lowers),
-           std::move(stack.data_lowers), opts, kernel),
-        filesystems(std::move(stack.filesystems)),
-        null_uuid(std::move(stack.null_uuid)) {
-    fs.set_filesystems(filesystems, null_uuid);
+           std::move(stack.data_lowers), opts, kernel) {
+    fs.set_filesystems(stack.filesystems, stack.null_uuid);
   }
 
   OvlFs fs;
-  std::vector<unsigned> filesystems;
-  std::vector<unsigned> null_uuid;
   std::map<int, OpenFile> files;
   std::vector<Pipe> pipes;
   int next_fd = 3;
@@ -569,8 +565,8 @@ Stack Overlay::unmount() && {
     stack.lowers.push_back(fs.layer(i));
   for (std::size_t i = fs.lowest() + 1; i < fs.layer_count(); ++i)
     stack.data_lowers.push_back(fs.layer(i));
-  stack.filesystems = impl_->filesystems;
-  stack.null_uuid = impl_->null_uuid;
+  stack.filesystems = fs.filesystems();
+  stack.null_uuid = fs.null_uuid();
   return stack;
 }
 
@@ -597,6 +593,10 @@ std::size_t Overlay::data_lower_count() const {
 const MountOptions& Overlay::options() const {
   return impl_->fs.options();
 }
+DeviceId Overlay::layer_device(std::size_t layer) const {
+  return pseudo_dev(impl_->fs.fsid(layer));
+}
+
 KernelVersion Overlay::kernel() const {
   return impl_->fs.kernel();
 }

@@ -136,6 +136,11 @@ class Overlay {
   const MountOptions& options() const;
   KernelVersion kernel() const;
 
+  // The device that non-directories whose inode numbers come from layer
+  // `layer` (0 upper, 1.. lower) report on layers of several filesystems
+  // without xino (INO-02).
+  DeviceId layer_device(std::size_t layer) const;
+
   // The credentials of the calling process; root with umask 022 by
   // default.
   const Cred& cred() const;

@@ -48,6 +48,8 @@ OvlFs::OvlFs(std::optional<Layer> upper, std::vector<Layer> lowers,
 
 void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems,
                             const std::vector<unsigned>& null_uuid) {
+  filesystems_ = filesystems;
+  null_uuid_ = null_uuid;
   std::size_t first = has_upper_ ? 0 : 1;
   bad_uuid_.assign(layers_.size(), false);
   if (filesystems.empty()) {

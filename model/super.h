@@ -173,6 +173,9 @@ class OvlFs {
   // REQUIRES: `filesystems` is empty or has one number per layer.
   void set_filesystems(const std::vector<unsigned>& filesystems,
                        const std::vector<unsigned>& null_uuid = {});
+  // What set_filesystems() was given.
+  const std::vector<unsigned>& filesystems() const { return filesystems_; }
+  const std::vector<unsigned>& null_uuid() const { return null_uuid_; }
   // The fsid of layer `i`'s filesystem.
   unsigned fsid(std::size_t i) const { return fsid_.at(i); }
   // All layers on one filesystem: real inode numbers and the overlay's
@@ -284,6 +287,8 @@ class OvlFs {
   EventLog* log_ = nullptr;
   std::vector<bool> layer_has_xwhiteouts_;
   bool root_xwhiteouts_ = false;
+  std::vector<unsigned> filesystems_;
+  std::vector<unsigned> null_uuid_;
   std::vector<unsigned> fsid_;
   std::vector<bool> bad_uuid_;
   bool samefs_ = true;
