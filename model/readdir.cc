@@ -74,20 +74,18 @@ std::vector<MergedEntry> read_merged(const OvlFs& fs, const OvlDentry& dir) {
 
 // The d_ino of an entry the kernel looks up to fix it (ovl_cache_update()):
 // the st_ino of what the name finds, which is its origin's number when it
-// has one (DIR-07); the real number when the lookup fails; nullopt when
-// the lookup is negative, and the entry is dropped as stale. The lookup
-// is not logged: it is the kernel's, not the caller's.
+// has one (DIR-07); nullopt when the lookup is negative or fails (a
+// redirect that is not followed, say), and the entry is stale: a merged
+// listing drops it, an impure one keeps its real number. The lookup is not
+// logged: it is the kernel's, not the caller's.
 std::optional<InodeNumber> looked_up_ino(OvlFs& fs, const OvlPath& dir,
-                                         const std::string& name,
-                                         LayerRef ref) {
+                                         const std::string& name) {
   EventLog* log = fs.log_sink();
   fs.set_log(nullptr);
   OvlDentry parent = dir.target();
   Result<OvlDentry> child = ovl_lookup(fs, parent, name);
   fs.set_log(log);
-  if (!child)
-    return layer_ino(ref);
-  if (!child->positive())
+  if (!child || !child->positive())
     return std::nullopt;
   std::string path = dir.is_root() ? "/" + name : dir.path() + "/" + name;
   return layer_ino(ovl_ino_ref(fs, *child, path));
@@ -136,7 +134,7 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
         if (auto it = cache->find(name); it != cache->end())
           d_ino = it->second;
       } else if (impure) {
-        d_ino = looked_up_ino(fs, path, name, ref).value_or(d_ino);
+        d_ino = looked_up_ino(fs, path, name).value_or(d_ino);
         if (d_ino != layer_ino(ref))
           built.emplace(name, d_ino);
       }
@@ -164,8 +162,7 @@ std::vector<Dirent> ovl_iterate(OvlFs& fs, const OvlPath& path) {
     bool looked_up = entry.ref.layer == 0 ? upper_lookups : fs.xino();
     InodeNumber d_ino = layer_ino(entry.ref);
     if (looked_up) {
-      std::optional<InodeNumber> found =
-          looked_up_ino(fs, path, entry.name, entry.ref);
+      std::optional<InodeNumber> found = looked_up_ino(fs, path, entry.name);
       if (!found)
         continue;
       d_ino = *found;
