@@ -168,7 +168,7 @@ Status ovl_copy_up(OvlFs& fs, OvlPath& path, std::size_t depth,
   bool can_hold = !fs.options().userxattr || src.is_reg() || src.is_dir();
   if (!broken_link) {
     if (can_hold)
-      fs.set_private(upper.inode(ino), kOrigin, origin_marker(origin));
+      fs.set_private(upper.inode(ino), kOrigin, origin_marker(fs, origin));
     // An origin that cannot be written, or will not be followed, leaves
     // the lower identity in the overlay inode only.
     if ((!can_hold || !fs.origin_followed(origin.layer)) && src.nlink == 1)

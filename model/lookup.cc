@@ -90,7 +90,9 @@ std::string apply_redirect(std::string_view current, std::string_view value,
 
 }  // namespace
 
-std::string origin_marker(LayerRef origin) {
+std::string origin_marker(const OvlFs& fs, LayerRef origin) {
+  if (!fs.file_handles())
+    return "";
   return fmt::format("lower{}:{}", origin.layer, origin.ino);
 }
 
@@ -125,7 +127,7 @@ OvlDentry finish_lookup(OvlFs& fs, OvlDentry& parent, OvlDentry& d,
   if (d.upper && is_dir && !d.lower.empty()) {
     Inode& upper = fs.upper_inode(*d.upper);
     if (!fs.get_private(upper, kOrigin)) {
-      fs.set_private(upper, kOrigin, origin_marker(d.lower.front()));
+      fs.set_private(upper, kOrigin, origin_marker(fs, d.lower.front()));
       fs.set_private(fs.upper_inode(*parent.upper), kImpure, "y");
       fs.log(EventKind::kXattr, d.name, 0,
              "lookup added overlay.origin to the merged directory and "

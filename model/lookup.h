@@ -67,8 +67,9 @@ Result<WalkResult> ovl_walk(OvlFs& fs, std::string_view path, bool follow);
 Status ovl_permission(const OvlFs& fs, const Inode& inode, int mask);
 
 // The overlay.origin value the model writes: a readable marker naming the
-// lower object, where the kernel stores a binary file handle.
-std::string origin_marker(LayerRef origin);
+// lower object, where the kernel stores a binary file handle; empty, as the
+// kernel's, when the mounter cannot encode file handles.
+std::string origin_marker(const OvlFs& fs, LayerRef origin);
 
 // The lower object an overlay.origin value names, if the model can decode
 // it (values written by the kernel cannot be decoded here).

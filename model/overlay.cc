@@ -385,10 +385,12 @@ class Overlay::Impl {
 
   // Drops the suid and sgid bits and file capabilities after a write by an
   // unprivileged caller, as file_remove_privs() does; a write by root keeps
-  // the mode but still drops security.capability (MD-04).
+  // the mode but still drops security.capability (MD-04). Keeping the bits
+  // takes CAP_FSETID over the initial namespace (capable()): root of a
+  // user namespace loses them too.
   void remove_privs(Inode& node) {
     node.xattrs.erase("security.capability");
-    if (fs.cred().is_root())
+    if (fs.cred().capable())
       return;
     node.mode &= ~S_ISUID;
     if ((node.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
@@ -477,7 +479,7 @@ class Overlay::Impl {
       return std::string(name);
     if (!valid_xattr_namespace(name))
       return fs.fail(EOPNOTSUPP, "unsupported xattr namespace");
-    if (name.starts_with("trusted.") && !fs.cred().is_root())
+    if (name.starts_with("trusted.") && !fs.cred().capable())
       return write ? fs.fail(EPERM, "trusted.* needs CAP_SYS_ADMIN")
                    : fs.fail(ENODATA, "trusted.* is hidden from non-root");
     if (name.starts_with("user.")) {
@@ -498,7 +500,7 @@ Overlay& Overlay::operator=(Overlay&&) noexcept = default;
 Overlay::~Overlay() = default;
 
 Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
-                               KernelVersion kernel) {
+                               KernelVersion kernel, Cred mounter) {
   std::size_t layers = stack.lowers.size() + stack.data_lowers.size();
   if (stack.lowers.empty())
     return Errno{EINVAL};
@@ -507,11 +509,24 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
   if (layers > kMaxLowerLayers)
     return Errno{EINVAL};
   OVL_TRY(resolve_options(opts, stack.upper.has_value()));
+  // Without file handles (ovl_make_workdir(), ovl_get_lower_layers()):
+  // no index and no NFS export, and xino=auto cannot count on the upper
+  // filesystem's 32-bit inode numbers. A mount without an upper layer
+  // never asks, and keeps xino=auto.
+  if (mounter.userns) {
+    opts.index = false;
+    opts.nfs_export = false;
+    if (opts.xino == Xino::kAuto && stack.upper)
+      opts.xino = Xino::kOff;
+  }
   // Data-only layers mount without metacopy too (6.18): they are then
   // never read, since only metacopy files lead to them.
 
   auto impl = std::make_unique<Impl>(std::move(stack), opts, kernel);
   OvlFs& fs = impl->fs;
+  fs.set_cred(mounter);
+  if (mounter.userns)
+    fs.set_no_file_handles();
 
   for (std::size_t i = 1; i <= fs.lowest(); ++i) {
     const Inode& root = fs.layer(i).inode(fs.layer(i).root());
@@ -543,7 +558,7 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
     LayerRef lower_root{1, fs.layer(1).root()};
     const std::string* origin = fs.get_private(root, kOrigin);
     if (origin == nullptr)
-      fs.set_private(root, kOrigin, origin_marker(lower_root));
+      fs.set_private(root, kOrigin, origin_marker(fs, lower_root));
     else if (decode_origin(fs, *origin) != lower_root)
       return Errno{ESTALE};
   }
@@ -853,7 +868,7 @@ Status Overlay::mknod(std::string_view path, mode_t mode, dev_t dev) {
     return fs.fail(ENOENT, "a trailing '/' on a new non-directory");
   OVL_TRY(impl_->may_create(*res));
   bool device = type == S_IFCHR || type == S_IFBLK;
-  if (device && !fs.cred().is_root())
+  if (device && !fs.cred().capable())
     return fs.fail(EPERM, "mknod of a device needs CAP_MKNOD");
   if (type == S_IFCHR && dev == makedev(0, 0))
     return fs.fail(EPERM, "a char device 0/0 would be a whiteout");
@@ -998,8 +1013,10 @@ Status Overlay::chown(std::string_view path, uid_t uid, gid_t gid,
     return Errno{p.err()};
   if (!fs.has_upper())
     return fs.fail(EROFS, "read-only overlay");
-  const Inode& node = fs.top_inode(p->target());
   const Cred& cred = fs.cred();
+  if (!cred.maps_uid(uid) || !cred.maps_gid(gid))
+    return fs.fail(EINVAL, "the id has no mapping in the user namespace");
+  const Inode& node = fs.top_inode(p->target());
   bool uid_change = uid != static_cast<uid_t>(-1) && uid != node.uid;
   bool gid_ok = gid == static_cast<gid_t>(-1) || gid == node.gid ||
                 (cred.uid == node.uid && cred.in_group(gid));
@@ -1139,7 +1156,7 @@ Result<std::vector<std::string>> Overlay::listxattr(std::string_view path,
     std::optional<std::string> shown = fs.xattrs().from_layer(real_name);
     if (!shown)
       continue;
-    if (shown->starts_with("trusted.") && !fs.cred().is_root())
+    if (shown->starts_with("trusted.") && !fs.cred().capable())
       continue;
     names.push_back(*shown);
   }

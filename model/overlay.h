@@ -109,9 +109,17 @@ class Overlay {
   // without metacopy, or when the options contradict each other; ESTALE
   // with index=on when the upper layer was indexed against other lower
   // layers.
+  // `mounter` is the credential of the mounting process, which also makes
+  // the calls until set_cred() says otherwise. A mounter in a user
+  // namespace (Cred::userns) cannot use file handles: index and nfs_export
+  // fall back to off, xino=auto to off, and copies keep their lower inode
+  // numbers only while their overlay inode is cached (see
+  // doc/semantics.md, "Mounted in a user namespace").
   // REQUIRES: stack.filesystems is empty or has one number per layer.
+  // REQUIRES: with mounter.userns, every object of the layers is owned by
+  // uid 0 and gid 0, the only ids the namespace maps.
   static Result<Overlay> mount(Stack stack, MountOptions opts = {},
-                               KernelVersion kernel = {});
+                               KernelVersion kernel = {}, Cred mounter = {});
 
   Overlay(Overlay&&) noexcept;
   Overlay& operator=(Overlay&&) noexcept;
@@ -210,8 +218,9 @@ class Overlay {
   Status mkdir(std::string_view path, mode_t mode);
 
   // mknod(2) of a regular file, device, fifo or socket. Errors: EPERM for
-  // a character device 0/0, which would be a whiteout (WO-04); EINVAL for a
-  // directory or an unknown type; EEXIST.
+  // a character device 0/0, which would be a whiteout (WO-04), and for any
+  // other device without CAP_MKNOD over the initial namespace; EINVAL for
+  // a directory or an unknown type; EEXIST.
   Status mknod(std::string_view path, mode_t mode, dev_t dev);
 
   // symlink(2). Errors: EEXIST, ENOENT for an empty target.
@@ -231,7 +240,8 @@ class Overlay {
   // chmod(2), chown(2)/lchown(2) and utimensat(2) copy up (CU-01).
   // A uid or gid of -1 leaves it unchanged; a time with nsec UTIME_NOW is
   // the current time and UTIME_OMIT leaves it unchanged.
-  // Errors: EPERM (not the owner), EROFS.
+  // Errors: EPERM (not the owner), EROFS; EINVAL from chown for an id
+  // that the caller's user namespace does not map (Cred::userns).
   Status chmod(std::string_view path, mode_t mode);
   Status chown(std::string_view path, uid_t uid, gid_t gid,
                Follow follow = Follow::kYes);
@@ -242,7 +252,9 @@ class Overlay {
   // (WO-10). setxattr and removexattr copy up (CU-01).
   // Errors: ENODATA (no such xattr), EEXIST (XATTR_CREATE on an existing
   // one), ENODATA (XATTR_REPLACE on a missing one), EPERM (user.* on a
-  // symlink or device), EINVAL (bad flags), ERANGE (name over 255 bytes).
+  // symlink or device), EINVAL (bad flags), ERANGE (name over 255 bytes);
+  // for trusted.* without CAP_SYS_ADMIN over the initial namespace, EPERM
+  // to set or remove and ENODATA to get, and listxattr leaves them out.
   Status setxattr(std::string_view path, std::string_view name,
                   std::string_view value, int flags = 0,
                   Follow follow = Follow::kYes);

@@ -7,6 +7,14 @@
 
 namespace ovlsim::model {
 
+bool Cred::maps_uid(uid_t id) const {
+  return !userns || id == 0 || id == static_cast<uid_t>(-1);
+}
+
+bool Cred::maps_gid(gid_t id) const {
+  return !userns || id == 0 || id == static_cast<gid_t>(-1);
+}
+
 bool Cred::in_group(gid_t g) const {
   return g == gid || std::find(groups.begin(), groups.end(), g) != groups.end();
 }

@@ -34,8 +34,23 @@ struct Cred {
   gid_t gid = 0;
   std::vector<gid_t> groups;
   mode_t umask = 022;
+  // The ids are those of a user namespace that maps one outside user to
+  // uid and gid 0 and nothing else, as a rootless container's does. Root
+  // there holds its capabilities over that namespace only: none of the
+  // checks made against the initial namespace pass (mknod of a device,
+  // trusted.* xattrs, decoding file handles), and ids other than 0 cannot
+  // be given to a file.
+  bool userns = false;
 
+  // uid 0, in the caller's namespace: the DAC checks pass.
   bool is_root() const { return uid == 0; }
+  // A capability that is checked against the initial user namespace
+  // (capable(), not ns_capable()).
+  bool capable() const { return is_root() && !userns; }
+  // Whether `uid` (`gid`) names an id of the caller's namespace; -1, which
+  // chown reads as "unchanged", counts as one.
+  bool maps_uid(uid_t id) const;
+  bool maps_gid(gid_t id) const;
   bool in_group(gid_t g) const;
 };
 
@@ -188,7 +203,15 @@ class OvlFs {
   // lower filesystem with a null UUID where offline changes are allowed
   // (ovl_lower_uuid_ok()); such copies keep their lower identity only in
   // memory (INO-03, INO-04).
-  bool origin_followed(std::size_t i) const { return !bad_uuid_.at(i); }
+  bool origin_followed(std::size_t i) const {
+    return file_handles_ && !bad_uuid_.at(i);
+  }
+  // Whether the mounter can encode and decode file handles, which takes
+  // CAP_DAC_READ_SEARCH over the initial namespace (ovl_can_decode_fh()).
+  // Without, copy-up writes an empty origin, which says only "copied up",
+  // and no origin is ever followed.
+  bool file_handles() const { return file_handles_; }
+  void set_no_file_handles() { file_handles_ = false; }
 
   // The options in force; mount may still change them (uuid=auto becomes
   // uuid=on for a fresh upper layer).
@@ -291,6 +314,7 @@ class OvlFs {
   std::vector<unsigned> null_uuid_;
   std::vector<unsigned> fsid_;
   std::vector<bool> bad_uuid_;
+  bool file_handles_ = true;
   bool samefs_ = true;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> copied_up_;
   std::map<std::pair<std::size_t, InodeNumber>, InodeNumber> index_;

@@ -1,5 +1,7 @@
 #include "model/lookup.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include "model/overlay.h"
@@ -403,7 +405,7 @@ TEST_CASE("origin markers name the lower object they came from", "[lookup]") {
   std::optional<std::string> origin =
       at(*ovl.upper(), "/f").xattr(kOriginXattr);
   REQUIRE(origin);
-  CHECK(*origin == origin_marker({1, *ovl.lower(0).find("/f")}));
+  CHECK(*origin == fmt::format("lower1:{}", *ovl.lower(0).find("/f")));
 }
 
 }  // namespace

@@ -858,5 +858,107 @@ TEST_CASE("a file open across a copy-up keeps its copy when unlinked",
   CHECK((ovl.fstat(*fd)->mode & 0777) == 0600);
 }
 
+// Root of a user namespace that maps only itself, as in a rootless
+// container: capabilities over its own files, none over the initial
+// namespace, and no file handles.
+TEST_CASE("a mounter in a user namespace (CR-01, MD-01, MD-02, INO-03)",
+          "[overlay][userns]") {
+  Cred userns;
+  userns.userns = true;
+  MountOptions opts;
+  opts.userxattr = true;
+  auto mount = [&](Stack stack, MountOptions o) {
+    Result<Overlay> mounted =
+        Overlay::mount(std::move(stack), o, KernelVersion{}, userns);
+    REQUIRE(mounted.ok());
+    return std::move(mounted).value();
+  };
+  auto stack = [] {
+    Stack s;
+    s.upper = Layer();
+    s.lowers = {LayerBuilder().file("/f", "data").dir("/d").file("/d/g")};
+    return s;
+  };
+
+  SECTION("devices cannot be made, fifos and whiteout checks as for root") {
+    Overlay ovl = mount(stack(), opts);
+    CHECK(ovl.mknod("/null", S_IFCHR | 0666, makedev(1, 3)).err() == EPERM);
+    CHECK(ovl.mknod("/blk", S_IFBLK | 0600, makedev(7, 0)).err() == EPERM);
+    CHECK(ovl.mknod("/wh", S_IFCHR, makedev(0, 0)).err() == EPERM);
+    CHECK(ovl.mknod("/p", S_IFIFO | 0644, 0).ok());
+  }
+
+  SECTION("only the mapped ids can be given to a file") {
+    Overlay ovl = mount(stack(), opts);
+    CHECK(ovl.chown("/f", 1000, static_cast<gid_t>(-1)).err() == EINVAL);
+    CHECK(ovl.chown("/f", static_cast<uid_t>(-1), 5).err() == EINVAL);
+    CHECK_FALSE(has(*ovl.upper(), "/f"));
+    CHECK(ovl.chown("/f", 0, 0).ok());
+    CHECK(ovl.chown("/missing", 1000, 0).err() == ENOENT);
+  }
+
+  SECTION("trusted.* xattrs are out of reach") {
+    Overlay ovl = mount(stack(), opts);
+    CHECK(ovl.setxattr("/f", "trusted.t", "v").err() == EPERM);
+    CHECK(ovl.getxattr("/f", "trusted.t").err() == ENODATA);
+    CHECK(ovl.removexattr("/f", "trusted.t").err() == EPERM);
+    CHECK(ovl.setxattr("/f", "user.k", "v").ok());
+    CHECK(*ovl.listxattr("/f") == Names{"user.k"});
+  }
+
+  SECTION("a write or truncate drops suid, as for an unprivileged caller") {
+    Overlay ovl = mount(stack(), opts);
+    REQUIRE(ovl.chmod("/f", 04755).ok());
+    REQUIRE(ovl.truncate("/f", 2).ok());
+    CHECK((ovl.stat("/f")->mode & 07777) == 0755);
+  }
+
+  SECTION(
+      "copies carry an empty origin and keep their lower inode number "
+      "only under the name they were copied up through") {
+    Overlay ovl = mount(stack(), opts);
+    InodeNumber lower_ino = ovl.stat("/f")->ino;
+    REQUIRE(ovl.chmod("/f", 0600).ok());
+    CHECK(at(*ovl.upper(), "/f").xattr("user.overlay.origin") == "");
+    CHECK(ovl.stat("/f")->ino == lower_ino);
+    REQUIRE(ovl.link("/f", "/f2").ok());
+    CHECK(ovl.stat("/f2")->ino != lower_ino);
+    CHECK(ovl.stat("/f2")->ino == *ovl.upper()->find("/f2"));
+
+    Overlay again = mount(std::move(ovl).unmount(), opts);
+    CHECK(again.stat("/f")->ino == again.stat("/f2")->ino);
+  }
+
+  SECTION(
+      "index and nfs_export fall back to off, xino=auto with an upper "
+      "layer too") {
+    MountOptions o = opts;
+    o.index = true;
+    o.nfs_export = true;
+    o.xino = Xino::kAuto;
+    Overlay ovl = mount(stack(), o);
+    CHECK_FALSE(ovl.options().index);
+    CHECK_FALSE(ovl.options().nfs_export);
+    CHECK(ovl.options().xino == Xino::kOff);
+
+    Stack ro;
+    ro.lowers = {LayerBuilder().file("/a"), LayerBuilder().file("/b")};
+    o.index = false;
+    o.nfs_export = false;
+    CHECK(mount(std::move(ro), o).options().xino == Xino::kAuto);
+  }
+
+  SECTION("root of the initial namespace keeps what the namespace lacks") {
+    Cred root;
+    CHECK(root.capable());
+    CHECK(root.maps_uid(1000));
+    CHECK_FALSE(userns.capable());
+    CHECK(userns.is_root());
+    CHECK(userns.maps_uid(0));
+    CHECK(userns.maps_uid(static_cast<uid_t>(-1)));
+    CHECK_FALSE(userns.maps_gid(100));
+  }
+}
+
 }  // namespace
 }  // namespace ovlsim::model
