@@ -145,7 +145,8 @@ void read_merged(model::Overlay& ovl, model::EventLog& log,
 std::optional<std::map<Key, MergedEntry>> merged_view(
     const model::Overlay& ovl, const trace::Scenario& scenario) {
   model::Result<model::Overlay> copy = model::Overlay::mount(
-      copy_stack(ovl), scenario.mount_options, trace::kernel_of(scenario));
+      copy_stack(ovl), scenario.mount_options, trace::kernel_of(scenario),
+      trace::mounter_of(scenario));
   if (!copy.ok())
     return std::nullopt;
   model::EventLog log;

@@ -60,8 +60,9 @@ Outcome ModelRunner::mount(const Scenario& scenario, model::EventLog* log) {
     return Outcome{scenario.options_error, {}};
 
   model::Stack stack = scenario.stack;
-  model::Result<model::Overlay> ovl = model::Overlay::mount(
-      std::move(stack), scenario.mount_options, kernel_of(scenario));
+  model::Result<model::Overlay> ovl =
+      model::Overlay::mount(std::move(stack), scenario.mount_options,
+                            kernel_of(scenario), mounter_of(scenario));
   if (!ovl.ok())
     return Outcome{ovl.err(), {}};
   overlay_.emplace(std::move(ovl).value());

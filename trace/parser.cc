@@ -1067,6 +1067,8 @@ class Parser {
       options_line(line);
     } else if (kw.text == "filesystem" && !kw.quoted) {
       filesystem_line(line);
+    } else if (kw.text == "mounter" && !kw.quoted) {
+      mounter_line(line);
     } else {
       section_line(line);
     }
@@ -1093,6 +1095,23 @@ class Parser {
                        attr.text));
     no_more(line, 3);
     scenario_.null_uuid_fs.push_back(name.text);
+  }
+
+  // "mounter root|userns": who mounts the overlay and makes the calls.
+  void mounter_line(const Line& line) {
+    const Token& kw = line.tokens[0];
+    if (seen_mounter_)
+      fail(line.number, kw.col, "duplicate mounter line");
+    seen_mounter_ = true;
+    const Token& who = token(line, 1, "'root' or 'userns'");
+    if (who.quoted || (who.text != "root" && who.text != "userns"))
+      fail(line.number, who.col,
+           fmt::format("unknown mounter '{}': expected 'root' or 'userns'",
+                       who.text));
+    no_more(line, 2);
+    scenario_.userns = who.text == "userns";
+    mounter_line_ = line.number;
+    mounter_col_ = who.col;
   }
 
   void kernel_line(const Line& line) {
@@ -1188,7 +1207,7 @@ class Parser {
       return;
     }
     if (kw.text == "title" || kw.text == "description" || kw.text == "kernel" ||
-        kw.text == "options" || kw.text == "filesystem")
+        kw.text == "options" || kw.text == "filesystem" || kw.text == "mounter")
       fail(line.number, kw.col,
            fmt::format("'{}' must come before the layers and steps", kw.text));
     if (kw.text == "end")
@@ -1260,7 +1279,8 @@ class Parser {
     if (!kind) {
       if (kw.text == "upper" || kw.text == "lower" || kw.text == "title" ||
           kw.text == "options" || kw.text == "kernel" ||
-          kw.text == "description" || kw.text == "steps")
+          kw.text == "description" || kw.text == "steps" ||
+          kw.text == "filesystem" || kw.text == "mounter")
         fail(line.number, kw.col,
              fmt::format("'{}' must come before the steps", kw.text));
       if (kw.text == "end")
@@ -1398,6 +1418,10 @@ class Parser {
                          "fs={} on a layer line",
                          name, name));
     }
+    if (scenario_.userns && !scenario_.mount_options.userxattr)
+      fail(mounter_line_, mounter_col_,
+           "'mounter userns' needs the userxattr option: the model covers "
+           "mounts in a user namespace with userxattr only");
     place_layers(scenario_);
   }
 
@@ -1408,6 +1432,9 @@ class Parser {
   Section section_ = Section::kHeader;
   bool seen_title_ = false;
   bool seen_description_ = false;
+  bool seen_mounter_ = false;
+  int mounter_line_ = 0;
+  int mounter_col_ = 0;
   bool seen_options_ = false;
   bool seen_upper_ = false;
   bool seen_mount_ = false;

@@ -48,7 +48,7 @@ bool Scenario::operator==(const Scenario& other) const {
          stack.filesystems == other.stack.filesystems &&
          options == other.options && mount_options == other.mount_options &&
          options_error == other.options_error && kernel == other.kernel &&
-         mount_expect == other.mount_expect &&
+         userns == other.userns && mount_expect == other.mount_expect &&
          mount_states == other.mount_states && steps == other.steps;
 }
 

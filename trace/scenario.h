@@ -140,6 +140,12 @@ struct Scenario {
   // The kernel release the expectations hold for, when it matters.
   std::optional<model::KernelVersion> kernel;
 
+  // Who mounts the overlay and makes the calls ("mounter userns"): false
+  // for root of the initial user namespace, true for root of a user
+  // namespace that maps one user, as in a rootless container
+  // (model::Cred::userns).
+  bool userns = false;
+
   // What the mount must return (ok when not given) and the states that
   // must hold right after it.
   std::optional<Expected> mount_expect;
@@ -158,6 +164,14 @@ void place_layers(Scenario& scenario);
 // The model's KernelVersion for a scenario: its own, or the default.
 inline model::KernelVersion kernel_of(const Scenario& scenario) {
   return scenario.kernel.value_or(model::KernelVersion{});
+}
+
+// The credential the scenario mounts with and calls as: root, of the
+// initial namespace or of a user namespace of its own.
+inline model::Cred mounter_of(const Scenario& scenario) {
+  model::Cred cred;
+  cred.userns = scenario.userns;
+  return cred;
 }
 
 // The label of layer `layer` (0 upper, 1.. lower) for reports: the

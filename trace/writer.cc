@@ -321,6 +321,8 @@ std::string write_trace(const Scenario& s) {
     out += fmt::format("options {}\n", fmt::join(s.options, ","));
   for (const std::string& name : s.null_uuid_fs)
     out += fmt::format("filesystem {} uuid=null\n", name);
+  if (s.userns)
+    out += "mounter userns\n";
 
   if (s.stack.upper) {
     out += "\nupper";

@@ -457,6 +457,31 @@ TEST_CASE("fs= places layers on backing filesystems (INO-02)", "[parser]") {
   }
 }
 
+TEST_CASE("a mounter line says who mounts the overlay", "[parser]") {
+  SECTION("root of the initial namespace by default") {
+    CHECK_FALSE(parse_ok("title t\nupper\nlower\n").userns);
+    CHECK_FALSE(parse_ok("title t\nmounter root\nupper\nlower\n").userns);
+  }
+  SECTION("root of a user namespace, with userxattr") {
+    Scenario s =
+        parse_ok("title t\nmounter userns\noptions userxattr\nlower\n");
+    CHECK(s.userns);
+    CHECK(mounter_of(s).userns);
+    CHECK(mounter_of(s).is_root());
+    CHECK_FALSE(mounter_of(s).capable());
+  }
+  SECTION("errors") {
+    check_error("mounter\n", 1, 8, "missing 'root' or 'userns'");
+    check_error("mounter nobody\n", 1, 9, "unknown mounter 'nobody'");
+    check_error("mounter root root\n", 1, 14, "unexpected");
+    check_error("mounter root\nmounter root\n", 2, 1, "duplicate mounter line");
+    check_error("mounter userns\nlower\n", 1, 9,
+                "'mounter userns' needs the userxattr option");
+    check_error("lower\nmounter root\n", 2, 1, "must come before");
+    check_error("steps\nmounter root\n", 2, 1, "must come before");
+  }
+}
+
 TEST_CASE("a bare shorthand after a file's path is an attribute", "[parser]") {
   // Found by the parser fuzzer: "file /x uuid" was rejected as unquoted
   // content, although "file /x user.a=b uuid" was read, so a written

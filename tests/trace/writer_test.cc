@@ -106,6 +106,17 @@ TEST_CASE("write_trace keeps the layers' filesystems", "[writer]") {
   CHECK(again.stack.null_uuid == std::vector<unsigned>{1});
 }
 
+TEST_CASE("write_trace keeps a user-namespace mounter", "[writer]") {
+  Scenario s =
+      parse_ok("title t\noptions userxattr\nmounter userns\nupper\nlower\n");
+  std::string written = write_trace(s);
+  INFO(written);
+  CHECK_THAT(written, Catch::Contains("mounter userns\n"));
+  CHECK(parse_ok(written) == s);
+  CHECK_THAT(write_trace(parse_ok("title t\nupper\nlower\n")),
+             !Catch::Contains("mounter"));
+}
+
 TEST_CASE("write_step writes one line in trace syntax", "[writer]") {
   Scenario s = parse_ok(
       "title t\nsteps\nrename /a \"/b c\" RENAME_NOREPLACE -> EEXIST\n"
