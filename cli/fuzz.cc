@@ -300,7 +300,9 @@ int fuzz_command(Args args) {
     }
     sandbox.emplace(std::move(entered.value()));
     if (sandbox->unprivileged()) {
-      // Without root, overlay mounts need userxattr; the model is told so.
+      // Without root the harness mounts in a user namespace, with
+      // userxattr; the model is told so.
+      c.fuzz.userns = true;
       if (std::find(c.fuzz.options.begin(), c.fuzz.options.end(),
                     "userxattr") == c.fuzz.options.end())
         c.fuzz.options.push_back("userxattr");

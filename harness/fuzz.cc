@@ -182,6 +182,7 @@ trace::Scenario make_scenario(const StackSpec& spec,
                               const FuzzOptions& options) {
   trace::Scenario s;
   s.title = "fuzz counterexample";
+  s.userns = options.userns;
   s.options = options.options;
   for (const auto& option : options.options)
     if (auto st = model::apply_option(s.mount_options, option); !st.ok())

@@ -36,6 +36,9 @@ struct FuzzOptions {
   int filesystems = 1;
   // Mount options, as the kernel spells them; every case uses them.
   std::vector<std::string> options;
+  // Mount as root of a user namespace (mounter userns), as a run without
+  // root does. Generated layers hold nothing such a mounter cannot write.
+  bool userns = false;
   RunOptions run;
 };
 

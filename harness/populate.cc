@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -185,6 +186,24 @@ model::Status populate_layer(int dir_fd, const model::Layer& layer,
       return model::Errno{err};
     }
   return Populator(dir_fd, layer, error).run();
+}
+
+std::string needs_initial_namespace(const model::Layer& layer) {
+  std::string why;
+  layer.walk([&](const std::string& path, const model::Inode& inode) {
+    if (!why.empty())
+      return;
+    bool device = S_ISCHR(inode.mode) || S_ISBLK(inode.mode);
+    bool whiteout = S_ISCHR(inode.mode) && inode.rdev == makedev(0, 0);
+    if (inode.uid != 0 || inode.gid != 0)
+      why = fmt::format("{}: owned by {}:{}", path, inode.uid, inode.gid);
+    else if (device && !whiteout)
+      why = fmt::format("{}: a device node", path);
+    for (const auto& [name, value] : inode.xattrs)
+      if (why.empty() && !name.starts_with("user."))
+        why = fmt::format("{}: xattr {}", path, name);
+  });
+  return why;
 }
 
 }  // namespace ovlsim::harness

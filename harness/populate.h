@@ -26,6 +26,14 @@ namespace ovlsim::harness {
 model::Status populate_layer(int dir_fd, const model::Layer& layer,
                              std::string* error = nullptr);
 
+// What of `layer` only root of the initial user namespace can write: an
+// owner other than uid 0 or gid 0, a device node other than a whiteout, or
+// a trusted.*, security.* or system.* xattr (overlay.* ones must be in
+// user.overlay.*). The description names the first such path, as
+// "/dev/null: a device node"; "" when root of a user namespace that maps
+// only itself can write the whole layer (Cred::userns).
+std::string needs_initial_namespace(const model::Layer& layer);
+
 }  // namespace ovlsim::harness
 
 #endif  // OVLSIM_HARNESS_POPULATE_H_
