@@ -379,6 +379,16 @@ void Explainer::header() {
   out_ +=
       fmt::format("  mount options: {}; kernel {}.{}\n",
                   options.empty() ? "the defaults" : options, k.major, k.minor);
+  if (scenario_.userns)
+    out_ += "  " +
+            wrap(
+                "mounted by root of a user namespace (a rootless "
+                "container): no capability over the initial namespace, "
+                "so no device nodes, no trusted.* xattrs, no ids but 0, "
+                "and no file handles: copies get an empty origin, and "
+                "index=on falls back to off",
+                74, "  ") +
+            "\n";
 }
 
 void Explainer::stack(std::string_view heading, const model::Overlay& ovl) {

@@ -233,6 +233,18 @@ TEST_CASE("explain tells devices when layers are on several filesystems",
   }
 }
 
+TEST_CASE("explain says when the mounter is root of a user namespace",
+          "[explain][userns]") {
+  std::string out = explain(
+      "title u\noptions userxattr\nmounter userns\nupper\nlower\n"
+      "  file /f\nsteps\nmknod /n chardev 0666 1:3\n");
+  INFO(out);
+  CHECK_THAT(line_of(out, "mounted by root of a user namespace"),
+             Contains("no capability"));
+  CHECK_THAT(out, Contains("mknod /n chardev 0666 1:3 = EPERM"));
+  CHECK(line_of(explain(kDocker), "mounted by").empty());
+}
+
 TEST_CASE("explain reports a result the trace does not expect", "[explain]") {
   std::string out = explain(
       "title t\n"
