@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -273,19 +273,27 @@ int run_program(const std::vector<std::string>& args) {
     argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
+  // The program dies with the harness: a helper left running after a
+  // kill -9 (a `mount -o loop` halfway through) would keep the harness's
+  // mount namespace, and whatever it mounts there, alive after the
+  // harness is gone.
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0)
     return -1;
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+      _exit(127);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
 
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return WIFEXITED(status) && WEXITSTATUS(status) != 127 ? WEXITSTATUS(status)
+                                                         : -1;
 }
 
 }  // namespace ovlsim::harness
