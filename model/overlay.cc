@@ -54,6 +54,33 @@ bool wants_write(int flags) {
   return acc == O_WRONLY || acc == O_RDWR;
 }
 
+// What the last name of `path` is, read from its text as the kernel's
+// filename_parentat() reads it: ".", "..", "/" alone, or a name.
+LastType last_type(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/')
+    path.remove_suffix(1);
+  if (path == "/")
+    return LastType::kRoot;
+  std::string_view name = path.substr(path.rfind('/') + 1);
+  if (name == ".")
+    return LastType::kDot;
+  if (name == "..")
+    return LastType::kDotDot;
+  return LastType::kNormal;
+}
+
+// The directory that holds the last name of `path`, written so that a walk
+// of it must end in a directory ("a/b/" for "a/b/c", "/" for "/c"); nullopt
+// for a path of one name, whose parent is the root.
+std::optional<std::string> parent_dir(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/')
+    path.remove_suffix(1);
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos)
+    return std::nullopt;
+  return std::string(path.substr(0, slash + 1));
+}
+
 }  // namespace
 
 struct Overlay::OpenFile {
@@ -1215,9 +1242,34 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   if (exchange && (noreplace || whiteout))
     return fs.fail(EINVAL, "RENAME_EXCHANGE with another flag");
 
+  // do_renameat2(), in its order: both parents, the kinds of the two last
+  // names, a writable overlay, the old name, and only then the new one. A
+  // lookup can write to the upper layer (LK-15), so what an error leaves
+  // unlooked-up shows.
+  for (std::string_view path : {oldpath, newpath}) {
+    if (path.empty())
+      return fs.fail(ENOENT, "empty path");
+    std::optional<std::string> parent = parent_dir(path);
+    if (!parent)
+      continue;
+    Result<OvlPath> dir = impl_->walk_positive(*parent, Follow::kYes);
+    if (!dir)
+      return Errno{dir.err()};
+    if (!fs.top_inode(dir->target()).is_dir())
+      return fs.fail(ENOTDIR, "a parent is not a directory");
+  }
+  if (last_type(oldpath) != LastType::kNormal)
+    return fs.fail(EBUSY, "rename of '.', '..' or the root");
+  if (last_type(newpath) != LastType::kNormal)
+    return fs.fail(noreplace ? EEXIST : EBUSY,
+                   "rename onto '.', '..' or the root");
+  if (!fs.has_upper())
+    return fs.fail(EROFS, "read-only overlay");
   Result<WalkResult> old_res = impl_->walk(oldpath, Follow::kNo);
   if (!old_res)
     return Errno{old_res.err()};
+  if (!old_res->path.target().positive())
+    return fs.fail(ENOENT, "the source does not exist");
   Result<WalkResult> new_res = impl_->walk(newpath, Follow::kNo);
   if (!new_res)
     return Errno{new_res.err()};
@@ -1226,15 +1278,11 @@ Status Overlay::rename(std::string_view oldpath, std::string_view newpath,
   if (new_res->last != LastType::kNormal)
     return fs.fail(noreplace ? EEXIST : EBUSY,
                    "rename onto '.', '..' or the root");
-  if (!fs.has_upper())
-    return fs.fail(EROFS, "read-only overlay");
 
-  // do_renameat2(), in its order: the names, trailing slashes, then the
-  // ancestry of the two parents.
+  // Then the new name, trailing slashes, and the ancestry of the two
+  // parents.
   OvlPath& from = old_res->path;
   OvlPath& to = new_res->path;
-  if (!from.target().positive())
-    return fs.fail(ENOENT, "the source does not exist");
   bool target_positive = to.target().positive();
   if (noreplace && target_positive)
     return fs.fail(EEXIST, "RENAME_NOREPLACE onto a visible name");

@@ -63,6 +63,31 @@ TEST_CASE("rename accepts only RENAME_NOREPLACE and RENAME_EXCHANGE (RN-01)",
   CHECK(paths(*ovl.upper()) == Names{"/", "/pure", "/up"});
 }
 
+TEST_CASE("rename resolves both parents before either last name (RN-01)",
+          "[rename]") {
+  Stack stack;
+  stack.upper = LayerBuilder().file("/a").dir("/c").symlink("/dangling", "n");
+  stack.lowers = {LayerBuilder().file("/c/x")};
+  Overlay ovl = mount_ok(std::move(stack));
+
+  SECTION("a bad new parent fails before the old name is looked up") {
+    CHECK(ovl.rename("/c", "/a/x/z").err() == ENOTDIR);
+    CHECK_FALSE(at(*ovl.upper(), "/c").xattr(kOriginXattr));
+    CHECK_FALSE(at(*ovl.upper(), "/").xattr(kImpureXattr));
+  }
+  SECTION("the old parent's error comes first") {
+    CHECK(ovl.rename("/dangling/y", "/a/x").err() == ENOENT);
+    CHECK(ovl.rename("/missing/y", "/a/x").err() == ENOENT);
+    CHECK(ovl.rename("/a/y", "/missing/x").err() == ENOTDIR);
+  }
+  SECTION("a missing old name, or the root, fails before the new name") {
+    CHECK(ovl.rename("/nothing", "/c").err() == ENOENT);
+    CHECK(ovl.rename("/", "/c", RENAME_EXCHANGE).err() == EBUSY);
+    CHECK(ovl.rename("/a", "/.", RENAME_NOREPLACE).err() == EEXIST);
+    CHECK_FALSE(at(*ovl.upper(), "/c").xattr(kOriginXattr));
+  }
+}
+
 TEST_CASE("renaming a non-directory copies it up (RN-02)", "[rename]") {
   Overlay ovl = mount_ok(rename_stack());
   const Layer& upper = *ovl.upper();
