@@ -307,22 +307,18 @@ int check_command(Args args) {
       continue;
     }
     auto& scenario = std::get<trace::Scenario>(parsed);
-    if (sandbox && sandbox->unprivileged() && !scenario.null_uuid_fs.empty()) {
-      // An ext4 on a loop device cannot be mounted in a user namespace.
-      skipped++;
-      fmt::print(
-          "skip {}: a filesystem with a null UUID needs root (an "
-          "ext4 on a loop device)\n",
-          file);
-      continue;
-    }
     std::string why_skip;
     if (sandbox && sandbox->unprivileged()) {
       // Without root the harness mounts in a user namespace, with
-      // userxattr; the model is told so.
+      // userxattr; the model is told so. An ext4 on a loop device cannot
+      // be mounted there.
       use_user_namespace(scenario);
-      std::string why = needs_initial_namespace(scenario);
-      if (!why.empty())
+      if (!scenario.null_uuid_fs.empty())
+        why_skip =
+            "a filesystem with a null UUID needs root (an ext4 on a loop "
+            "device)";
+      else if (std::string why = needs_initial_namespace(scenario);
+               !why.empty())
         why_skip = fmt::format("its layers need root ({})", why);
     } else if (sandbox && scenario.userns) {
       why_skip = "it mounts in a user namespace: run ovlsim check without root";

@@ -225,22 +225,12 @@ class Explainer {
   // The name of the filesystem whose non-directories report `dev`.
   std::string filesystem_name(model::DeviceId dev) const {
     const model::Overlay& ovl = runner_.overlay();
+    std::vector<std::string> names = trace::layer_filesystems(scenario_);
     std::size_t first = scenario_.stack.upper ? 0 : 1;
-    for (std::size_t i = first; i <= scenario_.stack.lowers.size(); ++i) {
-      if (ovl.layer_device(i) == dev)
-        return layer_fs_name(i);
-    }
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (ovl.layer_device(first + i) == dev)
+        return names[i].empty() ? "(default)" : names[i];
     return "?";
-  }
-
-  // The filesystem a trace put layer `i` (0 upper, 1.. lower) on.
-  std::string layer_fs_name(std::size_t i) const {
-    std::string name;
-    if (i == 0)
-      name = scenario_.upper_fs;
-    else if (i - 1 < scenario_.lower_fs.size())
-      name = scenario_.lower_fs[i - 1];
-    return name.empty() ? "(default)" : name;
   }
 
   // "the upper layer", "L2 (base)": how prose names layer `i`.

@@ -124,11 +124,7 @@ MountResult RealTarget::prepare(const trace::Scenario& scenario) {
   // each other filesystem is a tmpfs of its own below it, and one with a
   // null UUID an ext4 made without one, on a loop device.
   std::string error;
-  std::vector<std::string> names;  // the filesystem of each layer
-  if (stack.upper)
-    names.push_back(scenario.upper_fs);
-  for (std::size_t i = 0; i < stack.lowers.size(); ++i)
-    names.push_back(i < scenario.lower_fs.size() ? scenario.lower_fs[i] : "");
+  std::vector<std::string> names = trace::layer_filesystems(scenario);
   auto null_uuid = [&](const std::string& name) {
     return std::find(scenario.null_uuid_fs.begin(), scenario.null_uuid_fs.end(),
                      name) != scenario.null_uuid_fs.end();

@@ -54,11 +54,17 @@ bool wants_write(int flags) {
   return acc == O_WRONLY || acc == O_RDWR;
 }
 
+// `path` without the slashes that end it, "/" alone kept.
+std::string_view without_trailing_slashes(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/')
+    path.remove_suffix(1);
+  return path;
+}
+
 // What the last name of `path` is, read from its text as the kernel's
 // filename_parentat() reads it: ".", "..", "/" alone, or a name.
 LastType last_type(std::string_view path) {
-  while (path.size() > 1 && path.back() == '/')
-    path.remove_suffix(1);
+  path = without_trailing_slashes(path);
   if (path == "/")
     return LastType::kRoot;
   std::string_view name = path.substr(path.rfind('/') + 1);
@@ -73,8 +79,7 @@ LastType last_type(std::string_view path) {
 // of it must end in a directory ("a/b/" for "a/b/c", "/" for "/c"); nullopt
 // for a path of one name, whose parent is the root.
 std::optional<std::string> parent_dir(std::string_view path) {
-  while (path.size() > 1 && path.back() == '/')
-    path.remove_suffix(1);
+  path = without_trailing_slashes(path);
   std::size_t slash = path.rfind('/');
   if (slash == std::string_view::npos)
     return std::nullopt;
@@ -108,9 +113,13 @@ struct Overlay::Pipe {
 
 class Overlay::Impl {
  public:
-  Impl(Stack stack, const MountOptions& opts, KernelVersion kernel)
+  Impl(Stack stack, const MountOptions& opts, KernelVersion kernel,
+       const Cred& mounter)
       : fs(std::move(stack.upper), std::move(stack.lowers),
            std::move(stack.data_lowers), opts, kernel) {
+    fs.set_cred(mounter);
+    if (mounter.userns)
+      fs.set_no_file_handles();
     fs.set_filesystems(stack.filesystems, stack.null_uuid);
   }
 
@@ -536,24 +545,12 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
   if (layers > kMaxLowerLayers)
     return Errno{EINVAL};
   OVL_TRY(resolve_options(opts, stack.upper.has_value()));
-  // Without file handles (ovl_make_workdir(), ovl_get_lower_layers()):
-  // no index and no NFS export, and xino=auto cannot count on the upper
-  // filesystem's 32-bit inode numbers. A mount without an upper layer
-  // never asks, and keeps xino=auto.
-  if (mounter.userns) {
-    opts.index = false;
-    opts.nfs_export = false;
-    if (opts.xino == Xino::kAuto && stack.upper)
-      opts.xino = Xino::kOff;
-  }
   // Data-only layers mount without metacopy too (6.18): they are then
   // never read, since only metacopy files lead to them.
 
-  auto impl = std::make_unique<Impl>(std::move(stack), opts, kernel);
+  auto impl = std::make_unique<Impl>(std::move(stack), opts, kernel, mounter);
   OvlFs& fs = impl->fs;
-  fs.set_cred(mounter);
-  if (mounter.userns)
-    fs.set_no_file_handles();
+  const MountOptions& in_force = fs.options();
 
   for (std::size_t i = 1; i <= fs.lowest(); ++i) {
     const Inode& root = fs.layer(i).inode(fs.layer(i).root());
@@ -570,8 +567,8 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
     Inode& root = upper.inode(upper.root());
     bool stored = fs.get_private(root, kUuid) != nullptr;
     bool fresh = fs.get_private(root, kImpure) == nullptr;
-    if (!stored &&
-        (opts.uuid == Uuid::kOn || (opts.uuid == Uuid::kAuto && fresh))) {
+    if (!stored && (in_force.uuid == Uuid::kOn ||
+                    (in_force.uuid == Uuid::kAuto && fresh))) {
       fs.set_private(root, kUuid, "model-uuid");
       // The first mount of a fresh upper reports uuid=on in mountinfo.
       fs.mutable_options().uuid = Uuid::kOn;
@@ -580,7 +577,7 @@ Result<Overlay> Overlay::mount(Stack stack, MountOptions opts,
 
   // With index=on the upper root records the top lower root as its origin,
   // and a later mount over other lower layers is refused (§12, index).
-  if (fs.has_upper() && opts.index) {
+  if (fs.has_upper() && in_force.index) {
     Inode& root = fs.upper_inode(fs.layer(0).root());
     LayerRef lower_root{1, fs.layer(1).root()};
     const std::string* origin = fs.get_private(root, kOrigin);

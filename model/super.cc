@@ -97,6 +97,14 @@ void OvlFs::set_filesystems(const std::vector<unsigned>& filesystems,
   }
 }
 
+void OvlFs::set_no_file_handles() {
+  file_handles_ = false;
+  opts_.index = false;
+  opts_.nfs_export = false;
+  if (opts_.xino == Xino::kAuto && has_upper_)
+    opts_.xino = Xino::kOff;
+}
+
 namespace {
 
 // `path` with its prefix `from` replaced by `to`, or nullopt when `path`

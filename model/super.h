@@ -211,7 +211,12 @@ class OvlFs {
   // Without, copy-up writes an empty origin, which says only "copied up",
   // and no origin is ever followed.
   bool file_handles() const { return file_handles_; }
-  void set_no_file_handles() { file_handles_ = false; }
+  // A mounter without file handles (ovl_make_workdir(),
+  // ovl_get_lower_layers()): index and nfs_export fall back to off, and
+  // xino=auto too when there is an upper layer, whose 32-bit inode numbers
+  // can no longer be checked.
+  // REQUIRES: called before set_filesystems(), which reads the options.
+  void set_no_file_handles();
 
   // The options in force; mount may still change them (uuid=auto becomes
   // uuid=on for a fresh upper layer).
@@ -229,10 +234,11 @@ class OvlFs {
     index_[{lower.layer, lower.ino}] = upper;
   }
 
-  // A copy made without an origin (userxattr cannot put one on a symlink,
-  // fifo, socket or device) keeps the identity of its lower inode in the
-  // overlay inode of the name it was copied up through, for as long as
-  // the kernel keeps that inode cached, which in the model is until the
+  // A copy made without an origin that can be followed (userxattr cannot
+  // put one on a symlink, fifo, socket or device; a null UUID or a mounter
+  // without file handles makes it unusable) keeps the identity of its lower
+  // inode in the overlay inode of the name it was copied up through, for as
+  // long as the kernel keeps that inode cached, which in the model is until the
   // name goes. Other names of the copy are looked up afresh and report the
   // copy's own identity (INO-03).
   void keep_identity(InodeNumber upper, const std::string& path,

@@ -56,6 +56,12 @@ struct Line {
   bool free_text = false;  // a title or description line, lexed whole
 };
 
+// Where a word stands, for errors found after its line was read.
+struct Place {
+  int line = 0;
+  int col = 0;
+};
+
 // The reason a parse stops; thrown only inside this file and always caught
 // by parse_trace.
 struct Failure {
@@ -1083,10 +1089,9 @@ class Parser {
            fmt::format("bad filesystem name '{}': expected letters, digits, "
                        "'_' or '-'",
                        name.text));
-    if (!declared_fs_.emplace(name.text, name).second)
+    if (!declared_fs_.emplace(name.text, Place{line.number, name.col}).second)
       fail(line.number, name.col,
            fmt::format("duplicate filesystem '{}'", name.text));
-    declared_line_[name.text] = line.number;
     const Token& attr = token(line, 2, "'uuid=null'");
     if (attr.quoted || attr.text != "uuid=null")
       fail(line.number, attr.col,
@@ -1100,9 +1105,8 @@ class Parser {
   // "mounter root|userns": who mounts the overlay and makes the calls.
   void mounter_line(const Line& line) {
     const Token& kw = line.tokens[0];
-    if (seen_mounter_)
+    if (mounter_.line != 0)
       fail(line.number, kw.col, "duplicate mounter line");
-    seen_mounter_ = true;
     const Token& who = token(line, 1, "'root' or 'userns'");
     if (who.quoted || (who.text != "root" && who.text != "userns"))
       fail(line.number, who.col,
@@ -1110,8 +1114,7 @@ class Parser {
                        who.text));
     no_more(line, 2);
     scenario_.userns = who.text == "userns";
-    mounter_line_ = line.number;
-    mounter_col_ = who.col;
+    mounter_ = {line.number, who.col};
   }
 
   void kernel_line(const Line& line) {
@@ -1407,19 +1410,19 @@ class Parser {
   void finish() {
     if (scenario_.title.empty())
       fail(1, 1, "missing title: a trace starts with 'title TEXT'");
-    for (const auto& [name, tok] : declared_fs_) {
+    for (const auto& [name, where] : declared_fs_) {
       bool used =
           scenario_.upper_fs == name ||
           std::find(scenario_.lower_fs.begin(), scenario_.lower_fs.end(),
                     name) != scenario_.lower_fs.end();
       if (!used)
-        fail(declared_line_.at(name), tok.col,
+        fail(where.line, where.col,
              fmt::format("filesystem '{}' holds no layer: name it with "
                          "fs={} on a layer line",
                          name, name));
     }
     if (scenario_.userns && !scenario_.mount_options.userxattr)
-      fail(mounter_line_, mounter_col_,
+      fail(mounter_.line, mounter_.col,
            "'mounter userns' needs the userxattr option: the model covers "
            "mounts in a user namespace with userxattr only");
     place_layers(scenario_);
@@ -1432,16 +1435,13 @@ class Parser {
   Section section_ = Section::kHeader;
   bool seen_title_ = false;
   bool seen_description_ = false;
-  bool seen_mounter_ = false;
-  int mounter_line_ = 0;
-  int mounter_col_ = 0;
+  Place mounter_;  // line 0: no mounter line yet
   bool seen_options_ = false;
   bool seen_upper_ = false;
   bool seen_mount_ = false;
   bool layer_is_upper_ = false;
   std::string layer_fs_;
-  std::map<std::string, Token> declared_fs_;
-  std::map<std::string, int> declared_line_;
+  std::map<std::string, Place> declared_fs_;  // where each was declared
   std::string layer_label_;
   std::vector<Entry> layer_entries_;
   std::optional<OpenBlock> open_block_;

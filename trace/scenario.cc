@@ -52,13 +52,17 @@ bool Scenario::operator==(const Scenario& other) const {
          mount_states == other.mount_states && steps == other.steps;
 }
 
-void place_layers(Scenario& scenario) {
+std::vector<std::string> layer_filesystems(const Scenario& scenario) {
   std::vector<std::string> names;
   if (scenario.stack.upper)
     names.push_back(scenario.upper_fs);
   for (std::size_t i = 0; i < scenario.stack.lowers.size(); ++i)
     names.push_back(i < scenario.lower_fs.size() ? scenario.lower_fs[i] : "");
+  return names;
+}
 
+void place_layers(Scenario& scenario) {
+  std::vector<std::string> names = layer_filesystems(scenario);
   std::map<std::string, unsigned> ids;
   std::vector<unsigned> filesystems;
   for (const std::string& name : names)

@@ -156,6 +156,11 @@ struct Scenario {
   bool operator==(const Scenario& other) const;
 };
 
+// The backing filesystem name of each layer, in the order of
+// Stack::filesystems: the upper layer's first when there is one, then the
+// lower layers' top to bottom ("" for the default one).
+std::vector<std::string> layer_filesystems(const Scenario& scenario);
+
 // Sets scenario.stack.filesystems from the layers' filesystem names: empty
 // when all layers share one, else a number per layer, the same number for
 // the same name; and scenario.stack.null_uuid from null_uuid_fs.
